@@ -1,0 +1,381 @@
+"""The classifier: one Aho–Corasick pass over normalised text, then rules weighed in context.
+
+Flat word lists flag crackdown news as often as ads, because news quotes the ads. Here a
+term hit is only a candidate: its score rises with ad signals near it (a real contact,
+加微/私聊, prices, guarantees, service words) and falls with report signals (警方, 判处,
+记者, legal citations, condemnation) and licensed-provider signals (卫健委批准, 人类精子库).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import ahocorasick_rs
+
+from . import contacts as contacts_mod
+from .normalize import Folder
+from .rulepack import CATEGORIES, RulePacks, load_rule_packs
+
+# A document this long is scanned whole, but only this many candidate hits are weighed:
+# it bounds time and memory on hostile input (a 10 MB page repeating one ad).
+MAX_CANDIDATES = 2000
+_PATTERN_REACH = 40  # characters around an anchor where its regex may match
+_BOUNDARY_REACH = 6  # characters of context segmented around a short term
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass
+class Hit:
+    """A rule that fired: offsets are into the original text."""
+
+    rule: str
+    category: str
+    text: str
+    start: int
+    end: int
+
+    def as_dict(self) -> dict:
+        return {"rule": self.rule, "category": self.category, "text": self.text,
+                "start": self.start, "end": self.end}
+
+
+@dataclass
+class Verdict:
+    """The result of classifying one text (DESIGN.md verdict contract)."""
+
+    flagged: bool
+    labels: list[str]
+    score: float
+    hits: list[Hit]
+    contacts: dict[str, list[str]]
+    scores: dict[str, float] = field(default_factory=dict)
+    explain: list[dict] | None = None
+
+    def as_dict(self) -> dict:
+        out = {"flagged": self.flagged, "labels": self.labels, "score": round(self.score, 4),
+               "hits": [h.as_dict() for h in self.hits], "contacts": self.contacts,
+               "scores": {k: round(v, 4) for k, v in self.scores.items()}}
+        if self.explain is not None:
+            out["explain"] = self.explain
+        return out
+
+
+@dataclass
+class _Candidate:
+    rule_index: int
+    nstart: int
+    nend: int
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def _pinyin_variants(term: str) -> list[str]:
+    """Code-word spellings of a Chinese term: daiyun, dai孕, 代yun."""
+    from pypinyin import lazy_pinyin
+
+    if not (2 <= len(term) <= 4) or not all(_CJK.match(c) for c in term):
+        return []
+    syllables = lazy_pinyin(term)
+    out = ["".join(syllables)]
+    if len(term) == 2:
+        out += [term[0] + syllables[1], syllables[0] + term[1]]
+    return out
+
+
+class _Segmenter:
+    """jieba with our vocabulary, its model cached under the data folder."""
+
+    def __init__(self, words: set[str], cache_dir: Path | None):
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        self._tk = jieba.Tokenizer()
+        if cache_dir is not None:
+            self._tk.tmp_dir = str(cache_dir)
+            self._tk.cache_file = "jieba.cache"
+        self._tk.initialize()
+        for w in words:
+            if _CJK.search(w):
+                # Frequent enough that our term wins against single characters, rarer than
+                # common words, so 现代|孕妇 still beats 现|代孕|妇 on probability.
+                self._tk.add_word(w, 2000)
+        self.spans = lru_cache(maxsize=65536)(self._spans)
+
+    def _spans(self, text: str) -> tuple[tuple[int, int, str], ...]:
+        out, pos = [], 0
+        for tok in self._tk.cut(text, HMM=False):
+            out.append((pos, pos + len(tok), tok))
+            pos += len(tok)
+        return tuple(out)
+
+
+class Classifier:
+    """Compiled rule packs; ``classify`` is thread-compatible and allocation-light."""
+
+    def __init__(self, packs: RulePacks, cache_dir: Path | None = None):
+        self.packs = packs
+        self.scoring = packs.scoring
+        self.folder = Folder(cache_dir)
+        fold = self.folder.fold
+        # Every literal we look for, folded the way the text is, with what it stands for.
+        roles: dict[str, list[tuple[str, object]]] = defaultdict(list)
+        self._pattern_list: list[tuple[str, object, object]] = []  # (kind, owner, Pattern)
+
+        def add(literal: str, role: tuple[str, object]):
+            folded = fold(literal)
+            if folded:
+                roles[folded].append(role)
+
+        for i, rule in enumerate(packs.rules):
+            for term in rule.terms:
+                add(term, ("rule", i))
+                if rule.pinyin:
+                    for variant in _pinyin_variants(fold(term)):
+                        add(variant, ("rule", i))
+            for ref in rule.requires + rule.excludes + rule.with_terms:
+                if not ref.startswith("@"):
+                    add(ref, ("literal", fold(ref)))
+            for p in rule.patterns:
+                self._pattern_list.append(("rule", i, p))
+        for name, group in packs.groups.items():
+            for term in group.terms:
+                add(term, ("group", name))
+            for p in group.patterns:
+                self._pattern_list.append(("group", name, p))
+        for b in packs.blockers:
+            add(b, ("blocker", None))
+        for k, (_, _, p) in enumerate(self._pattern_list):
+            for a in p.anchors:
+                add(a, ("anchor", k))
+        self._literals = list(roles)
+        self._roles = [roles[lit] for lit in self._literals]
+        self._ac = ahocorasick_rs.AhoCorasick(self._literals, matchkind=ahocorasick_rs.MatchKind.Standard)
+        self._lexicon = {lit for lit, rs in roles.items() if any(k in ("rule", "group") for k, _ in rs)}
+        self._segmenter = _Segmenter(self._lexicon | {fold(b) for b in packs.blockers}, cache_dir)
+
+    @classmethod
+    def load(cls, rules_dir: Path | str | None = None, cache_dir: Path | str | None = None) -> "Classifier":
+        """Load and compile rule packs (bundled ones by default); caches go to ``data/cache``."""
+        if cache_dir is None:
+            from reprowatch.paths import cache_dir as default_cache
+
+            cache_dir = default_cache()
+        return cls(load_rule_packs(rules_dir), Path(cache_dir))
+
+    # -- matching -------------------------------------------------------------------------
+
+    def _boundary_ok(self, t: str, s: int, e: int) -> bool:
+        """False when the term is part of a longer ordinary word (现代|生活, 帮助|孕妇)."""
+        ws, we = max(0, s - _BOUNDARY_REACH), min(len(t), e + _BOUNDARY_REACH)
+        rs, re_ = s - ws, e - ws
+        for a, b, tok in self._segmenter.spans(t[ws:we]):
+            if b <= rs or a >= re_:
+                continue
+            crosses = (a < rs < b) or (a < re_ < b)
+            contains = a <= rs and b >= re_ and (a, b) != (rs, re_)
+            if crosses and not (a <= rs and b >= re_):
+                return False
+            if contains and tok not in self._lexicon:
+                return False
+        return True
+
+    @staticmethod
+    def _ascii_boundary_ok(original: str, start: int, end: int, fold) -> bool:
+        """A Latin code word (daiyun, vx) must not be the inside of a longer Latin word."""
+        def alnum(i):
+            return 0 <= i < len(original) and fold(original[i])[:1].isascii() and fold(original[i])[:1].isalnum()
+        first, last = fold(original[start:start + 1]), fold(original[end - 1:end])
+        if first[:1].isascii() and first[:1].isalnum() and alnum(start - 1):
+            return False
+        if last[-1:].isascii() and last[-1:].isalnum() and alnum(end):
+            return False
+        return True
+
+    def classify(self, text: str, explain: bool = False) -> Verdict:
+        """Classify one text; hits carry offsets into ``text`` itself.
+
+        With ``explain`` the verdict also lists every candidate hit, the context signals
+        found near it and its logit, or why it was dropped.
+        """
+        notes: list[dict] | None = [] if explain else None
+        empty = Verdict(False, [], 0.0, [], {k: [] for k in contacts_mod.CONTACT_KINDS})
+        if not text or not text.strip():
+            return empty
+        norm = self.folder.normalize(text)
+        t = norm.text
+        rules = self.packs.rules
+        cands: list[_Candidate] = []
+        group_pos: dict[str, list[int]] = defaultdict(list)
+        group_what: dict[str, list[tuple[int, int]]] = defaultdict(list)  # (position, literal id)
+        literal_pos: dict[str, list[int]] = defaultdict(list)
+        anchor_pos: dict[int, list[int]] = defaultdict(list)
+        blocked: list[tuple[int, int]] = []
+        for pid, s, e in self._ac.find_matches_as_indexes(t, overlapping=True):
+            for kind, ref in self._roles[pid]:
+                if kind == "rule":
+                    if len(cands) < MAX_CANDIDATES:
+                        cands.append(_Candidate(ref, s, e))
+                elif kind == "group":
+                    group_what[ref].append((s, pid))
+                elif kind == "literal":
+                    literal_pos[ref].append(s)
+                elif kind == "anchor":
+                    anchor_pos[ref].append(s)
+                else:
+                    blocked.append((s, e))
+        for k, positions in anchor_pos.items():
+            kind, owner, pattern = self._pattern_list[k]
+            seen_end = -1
+            for p in positions:
+                lo = max(0, p - _PATTERN_REACH, seen_end)
+                hi = min(len(t), p + _PATTERN_REACH)
+                if lo >= hi:
+                    continue
+                for m in pattern.regex.finditer(t, lo, hi):
+                    if m.end() <= m.start():
+                        continue
+                    if kind == "rule":
+                        if len(cands) < MAX_CANDIDATES:
+                            cands.append(_Candidate(owner, m.start(), m.end()))
+                    else:
+                        group_what[owner].append((m.start(), -1 - k))
+                seen_end = hi
+        if not cands:
+            empty.contacts = contacts_mod.extract(text).as_dict()
+            empty.explain = notes
+            return empty
+        for name, found in group_what.items():
+            found.sort()
+            group_pos[name] = [p for p, _ in found]
+        for positions in literal_pos.values():
+            positions.sort()
+
+        def distinct(name: str, lo: int, hi: int) -> int:
+            """How many different words of a group occur in [lo, hi)."""
+            positions = group_pos.get(name, [])
+            i, j = bisect.bisect_left(positions, lo), bisect.bisect_left(positions, hi)
+            return len({what for _, what in group_what[name][i:j]})
+        found_contacts = contacts_mod.extract(text)
+        contact_starts = sorted(sp.start for sp in found_contacts.spans)
+
+        def present(positions: list[int], lo: int, hi: int) -> bool:
+            i = bisect.bisect_left(positions, lo)
+            return i < len(positions) and positions[i] < hi
+
+        sc = self.scoring
+        best: dict[str, float] = {}
+        fired: dict[str, dict[str, float]] = defaultdict(dict)
+        kept: list[tuple[_Candidate, float]] = []
+        seen_spans: set[tuple[int, int, int]] = set()
+        for c in cands:
+            key = (c.rule_index, c.nstart, c.nend)
+            if key in seen_spans:
+                continue
+            seen_spans.add(key)
+            rule = rules[c.rule_index]
+            matched = t[c.nstart:c.nend]
+
+            def drop(reason: str):
+                if notes is not None:
+                    notes.append({"rule": rule.id, "text": matched, "dropped": reason})
+
+            if any(bs <= c.nstart < be or bs < c.nend <= be or (c.nstart <= bs and be <= c.nend)
+                   for bs, be in blocked):
+                drop("blocker word")
+                continue
+            ostart, oend = norm.span(c.nstart, c.nend)
+            if matched.isascii():
+                if not self._ascii_boundary_ok(text, ostart, oend, self.folder.fold):
+                    drop("inside a Latin word")
+                    continue
+            elif rule.boundary and len(matched) <= 3 and not self._boundary_ok(t, c.nstart, c.nend):
+                drop("inside another word")
+                continue
+            lo, hi = c.nstart - sc.window, c.nend + sc.window
+            olo, ohi = norm.span(max(0, lo), min(len(t), hi))
+            if hi - lo >= len(t):
+                olo, ohi = 0, len(text)
+            has_contact = present(contact_starts, olo, ohi)
+
+            def holds(ref: str) -> bool:
+                if ref == "@contact":
+                    return has_contact
+                if ref.startswith("@"):
+                    g = self.packs.groups[ref[1:]]
+                    if g.scope == "document":
+                        return bool(group_pos.get(g.name))
+                    return present(group_pos.get(g.name, []), lo, hi)
+                return present(literal_pos.get(self.folder.fold(ref), []), lo, hi)
+
+            if rule.requires and not any(holds(r) for r in rule.requires):
+                drop("requires not met")
+                continue
+            if rule.with_terms and not any(holds(w) for w in rule.with_terms):
+                drop("with not met")
+                continue
+            if rule.excludes and any(holds(x) for x in rule.excludes):
+                drop("excluded: " + ",".join(x for x in rule.excludes if holds(x)))
+                continue
+            ad, report = (sc.contact_weight if has_contact else 0.0), 0.0
+            signals = ["contact"] if has_contact else []
+            for g in self.packs.groups.values():
+                if g.scope == "document":
+                    n = len({w for _, w in group_what.get(g.name, [])})
+                else:
+                    n = distinct(g.name, lo, hi)
+                if n:
+                    signals.append(g.name if n == 1 else f"{g.name}×{n}")
+                    # Several different words of one kind say more than one word repeated,
+                    # with diminishing returns: 1, 1.5, 2 times the weight for 1, 2, 3+ words.
+                    contribution = g.weight * (1 + sc.repeat_factor * (min(n, 3) - 1))
+                    if g.weight > 0:
+                        ad += contribution
+                    else:
+                        report += contribution
+            z = _logit(rule.weight) + min(ad, sc.ad_cap) + max(report, sc.report_cap)
+            if notes is not None:
+                notes.append({"rule": rule.id, "text": matched, "z": round(z, 3), "signals": signals})
+            kept.append((c, z))
+            cat = rule.category
+            best[cat] = max(best.get(cat, -99.0), z)
+            fired[cat][rule.id] = max(fired[cat].get(rule.id, -99.0), z)
+
+        scores = {}
+        for cat, z in best.items():
+            extra = sum(1 for v in fired[cat].values() if v > 0) - 1
+            z += min(max(extra, 0) * sc.extra_rule_bonus, sc.extra_rule_cap)
+            scores[cat] = _sigmoid(sc.scale * z + sc.offset)
+        labels = [cat for cat in CATEGORIES if scores.get(cat, 0.0) >= sc.threshold]
+        hits = []
+        for c, _z in kept:
+            rule = rules[c.rule_index]
+            if rule.category in labels:
+                s, e = norm.span(c.nstart, c.nend)
+                hits.append(Hit(rule.id, rule.category, text[s:e], s, e))
+        hits = _drop_nested(hits)
+        return Verdict(bool(labels), labels, max(scores.values(), default=0.0), hits,
+                       found_contacts.as_dict(), scores, notes)
+
+
+def _drop_nested(hits: list[Hit]) -> list[Hit]:
+    """A hit inside a longer hit of the same rule is dropped (代孕 inside 代孕妈妈)."""
+    hits.sort(key=lambda h: (h.start, -(h.end - h.start)))
+    out: list[Hit] = []
+    for h in hits:
+        if any(o.rule == h.rule and o.start <= h.start and h.end <= o.end for o in out[-8:]):
+            continue
+        out.append(h)
+    return out

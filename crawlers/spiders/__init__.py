@@ -1,0 +1,1 @@
+"""Spiders; every source is built from YAML, no per-site Python."""

@@ -1,0 +1,217 @@
+"""The `reprowatch` command line: one script, commands that compose, `--json` for machines.
+
+Exit codes (DESIGN.md): 0 ok, 1 findings or failed verification, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+EXIT_FINDINGS = 1
+EXIT_INPUT = 2
+
+
+class InputError(click.ClickException):
+    """A user-caused error: one message on stderr, exit 2, never a traceback."""
+
+    exit_code = EXIT_INPUT
+
+    def show(self, file=None) -> None:
+        click.echo(f"错误: {self.format_message()}", err=True)
+
+
+def _load_classifier(rules: str | None):
+    from classifiers import Classifier, RuleError
+
+    try:
+        return Classifier.load(rules)
+    except RuleError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _read_text_file(path: str) -> str:
+    """A text file of unknown encoding: UTF-8, else GB18030, else UTF-8 with replacements."""
+    raw = Path(path).read_bytes() if path != "-" else sys.stdin.buffer.read()
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", errors="replace")
+
+
+_CATEGORY_NAMES = {
+    "surrogacy": "代孕", "gamete_trade": "非法采供精卵", "sex_selection": "胎儿性别鉴定",
+    "unlicensed_art": "非法辅助生殖技术", "birth_certificate": "出生医学证明", "fertility_drugs": "非法销售生殖药品",
+}
+
+
+def _highlight(text: str, hits) -> str:
+    """The text with every hit marked: coloured on a terminal, 【】 otherwise."""
+    out, pos = [], 0
+    for h in sorted(hits, key=lambda h: h.start):
+        if h.start < pos:
+            continue
+        out.append(text[pos:h.start])
+        out.append(click.style(f"【{text[h.start:h.end]}】", fg="red", bold=True))
+        pos = h.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _print_verdict(text: str, verdict, label: str | None = None) -> None:
+    head = f"[{label}] " if label else ""
+    if verdict.flagged:
+        names = "、".join(f"{_CATEGORY_NAMES[c]}({c})" for c in verdict.labels)
+        click.echo(head + click.style(f"违法广告  得分 {verdict.score:.2f}  类别: {names}", fg="red", bold=True))
+    else:
+        click.echo(head + click.style(f"未发现违法广告  得分 {verdict.score:.2f}", fg="green"))
+    shown = text if len(text) <= 600 else text[:600] + "…"
+    click.echo("  " + _highlight(shown, [h for h in verdict.hits if h.end <= len(shown)]).replace("\n", "\n  "))
+    for h in verdict.hits[:20]:
+        click.echo(f"  · 规则 {h.rule} [{h.category}] 命中「{h.text}」 位置 {h.start}-{h.end}")
+    contacts = {k: v for k, v in verdict.contacts.items() if v}
+    if contacts:
+        labels = {"phones": "电话", "wechat": "微信", "qq": "QQ", "urls": "网址", "emails": "邮箱"}
+        click.echo("  联系方式: " + "；".join(f"{labels[k]} {', '.join(v)}" for k, v in contacts.items()))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reprowatch")
+def cli():
+    """reprowatch — 违法辅助生殖广告监测系统 (monitoring of illegal assisted-reproduction ads)."""
+
+
+@cli.command()
+@click.option("--text", "text", help="Classify this text.")
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False), help="Classify the whole file as one text.")
+@click.option("--jsonl", "jsonl", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+              help='Batch: lines {"id","text"} in, one verdict line with its id out ("-" for stdin).')
+@click.option("--out", type=click.Path(dir_okay=False), help="With --jsonl: write verdict lines here (atomically).")
+@click.option("--rules", type=click.Path(exists=True, file_okay=False), help="Rules folder (default: bundled rule packs).")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option("--explain", is_flag=True, help="Also show every candidate hit, its context signals and score.")
+@click.argument("stdin", required=False, type=click.Choice(["-"]))
+def classify(text, file, jsonl, out, rules, as_json, explain, stdin):
+    """Classify text as an illegal assisted-reproduction ad (exit 1 when flagged).
+
+    Give exactly one of --text T, --file F, --jsonl F or - (read the text from stdin).
+    """
+    given = [x for x in (text is not None, file, jsonl, stdin) if x]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --text, --file, --jsonl or -")
+    if out and not jsonl:
+        raise click.UsageError("--out goes with --jsonl")
+    classifier = _load_classifier(rules)
+    if jsonl:
+        flagged = _classify_jsonl(classifier, jsonl, out)
+        sys.exit(EXIT_FINDINGS if flagged else 0)
+    if text is None:
+        text = _read_text_file(file or "-")
+    verdict = classifier.classify(text, explain=explain)
+    if as_json:
+        click.echo(json.dumps(verdict.as_dict(), ensure_ascii=False))
+    else:
+        _print_verdict(text, verdict)
+        for note in verdict.explain or []:
+            click.echo("  ? " + json.dumps(note, ensure_ascii=False))
+    sys.exit(EXIT_FINDINGS if verdict.flagged else 0)
+
+
+def _classify_jsonl(classifier, path: str, out: str | None) -> int:
+    """Validate the whole batch first, then stream verdicts; a bad line writes nothing."""
+    from classifiers.evaluate import CorpusError, read_jsonl
+
+    spooled = None
+    if path == "-":
+        # stdin can be read once: spool it so it can be validated before anything is written.
+        spooled = tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".jsonl", delete=False)
+        for line in sys.stdin:
+            spooled.write(line)
+        spooled.close()
+        source, shown = spooled.name, "<stdin>"
+    else:
+        source, shown = path, path
+    try:
+        try:
+            for _ in read_jsonl(source):
+                pass
+        except CorpusError as exc:
+            raise InputError(str(exc).replace(source, shown, 1)) from None
+        flagged = 0
+        target = None
+        if out:
+            fd, tmp_name = tempfile.mkstemp(dir=Path(out).resolve().parent, suffix=".part")
+            target = os.fdopen(fd, "w", encoding="utf-8")
+        stream = target or sys.stdout
+        try:
+            for _, rec in read_jsonl(source):
+                verdict = classifier.classify(rec["text"])
+                flagged += verdict.flagged
+                stream.write(json.dumps({"id": rec["id"], **verdict.as_dict()}, ensure_ascii=False) + "\n")
+        except BaseException:
+            if target:
+                target.close()
+                os.unlink(tmp_name)
+            raise
+        if target:
+            target.close()
+            os.replace(tmp_name, out)
+        return flagged
+    finally:
+        if spooled:
+            os.unlink(spooled.name)
+
+
+@cli.command(name="eval")
+@click.argument("corpus", type=click.Path(exists=True, dir_okay=False))
+@click.option("--errors", is_flag=True, help="List every misclassified item.")
+@click.option("--rules", type=click.Path(exists=True, file_okay=False), help="Rules folder (default: bundled rule packs).")
+@click.option("--json", "as_json", is_flag=True, help="Print metrics (and errors) as JSON.")
+def eval_(corpus, errors, rules, as_json):
+    """Measure precision, recall and F1 per category on a labelled corpus.
+
+    CORPUS is JSON lines {"id", "text", "labels": [...]}; labels are category ids.
+    """
+    from classifiers.evaluate import CorpusError, evaluate, read_jsonl
+
+    classifier = _load_classifier(rules)
+    try:
+        records = [rec for _, rec in read_jsonl(corpus, require_labels=True)]
+    except CorpusError as exc:
+        raise InputError(str(exc)) from None
+    report = evaluate(classifier, records)
+    metrics = report.metrics()
+    if as_json:
+        if errors:
+            metrics["errors"] = report.errors
+        click.echo(json.dumps(metrics, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"语料 {corpus}: {metrics['items']} 条，其中负例 {metrics['negatives']} 条")
+    click.echo(f"{'类别':<20}{'精确率':>8}{'召回率':>8}{'F1':>8}{'正例数':>8}")
+    for cat, m in metrics["categories"].items():
+        click.echo(f"{cat:<20}{m['precision']:>10.3f}{m['recall']:>10.3f}{m['f1']:>10.3f}{m['support']:>9}")
+    click.echo(f"macro-F1 {metrics['macro_f1']:.3f}   负例误报率 {metrics['negative_flag_rate']:.2%} "
+               f"({metrics['negatives_flagged']}/{metrics['negatives']})")
+    if errors:
+        click.echo(f"\n错误 {len(report.errors)} 条:")
+        for e in report.errors:
+            text = e["text"].replace("\n", " ")
+            click.echo(f"- {e['id']} 标注 {e['gold']} 预测 {e['predicted']} 得分 {e['score']}: {text[:160]}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="reprowatch")
+
+
+if __name__ == "__main__":
+    main()
