@@ -27,7 +27,11 @@ from .rulepack import CATEGORIES, RulePacks, load_rule_packs
 # it bounds time and memory on hostile input (a 10 MB page repeating one ad).
 MAX_CANDIDATES = 2000
 _PATTERN_REACH = 40  # characters around an anchor where its regex may match
-_BOUNDARY_REACH = 6  # characters of context segmented around a short term
+_BOUNDARY_REACH = 4  # characters of context segmented around a short term
+# Candidates starting in the same bucket share one context window (its edges move by at
+# most a bucket, which is small against the window), so a page repeating a term costs one
+# context computation per bucket, not per occurrence.
+_BUCKET = 32
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -65,6 +69,16 @@ class Verdict:
         if self.explain is not None:
             out["explain"] = self.explain
         return out
+
+
+@dataclass
+class _Context:
+    lo: int
+    hi: int
+    groups: set[str]
+    ad: float
+    report: float
+    signals: list[str]
 
 
 @dataclass
@@ -160,9 +174,16 @@ class Classifier:
         for k, (_, _, p) in enumerate(self._pattern_list):
             for a in p.anchors:
                 add(a, ("anchor", k))
-        self._literals = list(roles)
-        self._roles = [roles[lit] for lit in self._literals]
-        self._ac = ahocorasick_rs.AhoCorasick(self._literals, matchkind=ahocorasick_rs.MatchKind.Standard)
+        # Two automatons: what can make a candidate (rule terms, anchors, the literals rules
+        # refer to, blockers) and context words. Most texts have no candidate, and then the
+        # far more frequent context words are never scanned for.
+        standard = ahocorasick_rs.MatchKind.Standard
+        self._literals = [lit for lit, rs in roles.items() if any(k != "group" for k, _ in rs)]
+        self._roles = [[r for r in roles[lit] if r[0] != "group"] for lit in self._literals]
+        self._ac = ahocorasick_rs.AhoCorasick(self._literals, matchkind=standard)
+        group_literals = [lit for lit, rs in roles.items() if any(k == "group" for k, _ in rs)]
+        self._group_of = [[ref for k, ref in roles[lit] if k == "group"] for lit in group_literals]
+        self._ac_groups = ahocorasick_rs.AhoCorasick(group_literals, matchkind=standard)
         self._lexicon = {lit for lit, rs in roles.items() if any(k in ("rule", "group") for k, _ in rs)}
         self._segmenter = _Segmenter(self._lexicon | {fold(b) for b in packs.blockers}, cache_dir)
 
@@ -204,6 +225,67 @@ class Classifier:
             return False
         return True
 
+    def _pattern_matches(self, t: str, anchored):
+        """Regex matches near their anchors: ``(pattern index, match)``."""
+        for k, positions in anchored:
+            regex = self._pattern_list[k][2].regex
+            windows: list[list[int]] = []
+            for p in sorted(positions):
+                lo, hi = max(0, p - _PATTERN_REACH), min(len(t), p + _PATTERN_REACH)
+                if windows and lo <= windows[-1][1]:
+                    windows[-1][1] = hi
+                else:
+                    windows.append([lo, hi])
+            for lo, hi in windows:
+                for m in regex.finditer(t, lo, hi):
+                    if m.end() > m.start():
+                        yield k, m
+
+    def _veto(self, rule, c: "_Candidate", t: str, text: str, norm, blocked) -> str | None:
+        """Why this term occurrence is not a use of the term, or None."""
+        if any(bs < c.nend and c.nstart < be for bs, be in blocked):
+            return "blocker word"
+        matched = t[c.nstart:c.nend]
+        if matched.isascii():
+            ostart, oend = norm.span(c.nstart, c.nend)
+            if not self._ascii_boundary_ok(text, ostart, oend, self.folder.fold):
+                return "inside a Latin word"
+        elif rule.boundary and len(matched) <= 3 and not self._boundary_ok(t, c.nstart, c.nend):
+            return "inside another word"
+        return None
+
+    def _context(self, lo: int, hi: int, group_what, contact_pos) -> "_Context":
+        """Ad and report evidence in normalised range [lo, hi)."""
+        sc = self.scoring
+        i = bisect.bisect_left(contact_pos, lo)
+        has_contact = i < len(contact_pos) and contact_pos[i] < hi
+        ad, report = (sc.contact_weight if has_contact else 0.0), 0.0
+        groups, signals = set(), (["contact"] if has_contact else [])
+        if has_contact:
+            groups.add("contact")
+        for g in self.packs.groups.values():
+            found = group_what.get(g.name)
+            if not found:
+                continue
+            if g.scope == "document":
+                n = len({w for _, w in found})
+            else:
+                i = bisect.bisect_left(found, (lo, -1 << 30))
+                j = bisect.bisect_left(found, (hi, -1 << 30))
+                n = len({w for _, w in found[i:j]})
+            if not n:
+                continue
+            groups.add(g.name)
+            signals.append(g.name if n == 1 else f"{g.name}×{n}")
+            # Several different words of one kind say more than one word repeated, with
+            # diminishing returns: 1, 1.5, 2 times the weight for 1, 2, 3+ words.
+            contribution = g.weight * (1 + sc.repeat_factor * (min(n, 3) - 1))
+            if g.weight > 0:
+                ad += contribution
+            else:
+                report += contribution
+        return _Context(lo, hi, groups, min(ad, sc.ad_cap), max(report, sc.report_cap), signals)
+
     def classify(self, text: str, explain: bool = False) -> Verdict:
         """Classify one text; hits carry offsets into ``text`` itself.
 
@@ -218,7 +300,6 @@ class Classifier:
         t = norm.text
         rules = self.packs.rules
         cands: list[_Candidate] = []
-        group_pos: dict[str, list[int]] = defaultdict(list)
         group_what: dict[str, list[tuple[int, int]]] = defaultdict(list)  # (position, literal id)
         literal_pos: dict[str, list[int]] = defaultdict(list)
         anchor_pos: dict[int, list[int]] = defaultdict(list)
@@ -228,57 +309,48 @@ class Classifier:
                 if kind == "rule":
                     if len(cands) < MAX_CANDIDATES:
                         cands.append(_Candidate(ref, s, e))
-                elif kind == "group":
-                    group_what[ref].append((s, pid))
                 elif kind == "literal":
                     literal_pos[ref].append(s)
                 elif kind == "anchor":
                     anchor_pos[ref].append(s)
                 else:
                     blocked.append((s, e))
-        for k, positions in anchor_pos.items():
-            kind, owner, pattern = self._pattern_list[k]
-            seen_end = -1
-            for p in positions:
-                lo = max(0, p - _PATTERN_REACH, seen_end)
-                hi = min(len(t), p + _PATTERN_REACH)
-                if lo >= hi:
-                    continue
-                for m in pattern.regex.finditer(t, lo, hi):
-                    if m.end() <= m.start():
-                        continue
-                    if kind == "rule":
-                        if len(cands) < MAX_CANDIDATES:
-                            cands.append(_Candidate(owner, m.start(), m.end()))
-                    else:
-                        group_what[owner].append((m.start(), -1 - k))
-                seen_end = hi
+        rule_patterns = [(k, ps) for k, ps in anchor_pos.items() if self._pattern_list[k][0] == "rule"]
+        for k, m in self._pattern_matches(t, rule_patterns):
+            if len(cands) < MAX_CANDIDATES:
+                cands.append(_Candidate(self._pattern_list[k][1], m.start(), m.end()))
         if not cands:
             empty.contacts = contacts_mod.extract(text).as_dict()
             empty.explain = notes
             return empty
-        for name, found in group_what.items():
+        group_of = self._group_of
+        for pid, s, _e in self._ac_groups.find_matches_as_indexes(t, overlapping=True):
+            for name in group_of[pid]:
+                group_what[name].append((s, pid))
+        group_patterns = [(k, ps) for k, ps in anchor_pos.items() if self._pattern_list[k][0] == "group"]
+        for k, m in self._pattern_matches(t, group_patterns):
+            group_what[self._pattern_list[k][1]].append((m.start(), -1 - k))
+        for found in group_what.values():
             found.sort()
-            group_pos[name] = [p for p, _ in found]
         for positions in literal_pos.values():
             positions.sort()
-
-        def distinct(name: str, lo: int, hi: int) -> int:
-            """How many different words of a group occur in [lo, hi)."""
-            positions = group_pos.get(name, [])
-            i, j = bisect.bisect_left(positions, lo), bisect.bisect_left(positions, hi)
-            return len({what for _, what in group_what[name][i:j]})
         found_contacts = contacts_mod.extract(text)
-        contact_starts = sorted(sp.start for sp in found_contacts.spans)
-
-        def present(positions: list[int], lo: int, hi: int) -> bool:
-            i = bisect.bisect_left(positions, lo)
-            return i < len(positions) and positions[i] < hi
-
+        contact_pos = sorted(norm.norm_index(sp.start) for sp in found_contacts.spans)
         sc = self.scoring
+        whole = len(t) <= 2 * sc.window + _BUCKET
+        contexts: dict[int, _Context] = {}
+
+        def context(bucket: int) -> _Context:
+            """Signals near candidates starting in this bucket (computed once per bucket)."""
+            if bucket not in contexts:
+                lo, hi = (0, len(t)) if whole else (bucket * _BUCKET - sc.window,
+                                                    (bucket + 1) * _BUCKET + sc.window)
+                contexts[bucket] = self._context(lo, hi, group_what, contact_pos)
+            return contexts[bucket]
+
         best: dict[str, float] = {}
         fired: dict[str, dict[str, float]] = defaultdict(dict)
-        kept: list[tuple[_Candidate, float]] = []
+        kept: list[_Candidate] = []
         seen_spans: set[tuple[int, int, int]] = set()
         for c in cands:
             key = (c.rule_index, c.nstart, c.nend)
@@ -287,68 +359,32 @@ class Classifier:
             seen_spans.add(key)
             rule = rules[c.rule_index]
             matched = t[c.nstart:c.nend]
+            reason = self._veto(rule, c, t, text, norm, blocked)
+            ctx = None
+            if reason is None:
+                ctx = context(0 if whole else c.nstart // _BUCKET)
 
-            def drop(reason: str):
+                def holds(ref: str) -> bool:
+                    if ref.startswith("@"):
+                        return ref[1:] in ctx.groups
+                    positions = literal_pos.get(self.folder.fold(ref), [])
+                    i = bisect.bisect_left(positions, ctx.lo)
+                    return i < len(positions) and positions[i] < ctx.hi
+
+                if rule.requires and not any(holds(r) for r in rule.requires):
+                    reason = "requires not met"
+                elif rule.with_terms and not any(holds(w) for w in rule.with_terms):
+                    reason = "with not met"
+                elif rule.excludes and any(holds(x) for x in rule.excludes):
+                    reason = "excluded: " + ",".join(x for x in rule.excludes if holds(x))
+            if reason is not None:
                 if notes is not None:
                     notes.append({"rule": rule.id, "text": matched, "dropped": reason})
-
-            if any(bs <= c.nstart < be or bs < c.nend <= be or (c.nstart <= bs and be <= c.nend)
-                   for bs, be in blocked):
-                drop("blocker word")
                 continue
-            ostart, oend = norm.span(c.nstart, c.nend)
-            if matched.isascii():
-                if not self._ascii_boundary_ok(text, ostart, oend, self.folder.fold):
-                    drop("inside a Latin word")
-                    continue
-            elif rule.boundary and len(matched) <= 3 and not self._boundary_ok(t, c.nstart, c.nend):
-                drop("inside another word")
-                continue
-            lo, hi = c.nstart - sc.window, c.nend + sc.window
-            olo, ohi = norm.span(max(0, lo), min(len(t), hi))
-            if hi - lo >= len(t):
-                olo, ohi = 0, len(text)
-            has_contact = present(contact_starts, olo, ohi)
-
-            def holds(ref: str) -> bool:
-                if ref == "@contact":
-                    return has_contact
-                if ref.startswith("@"):
-                    g = self.packs.groups[ref[1:]]
-                    if g.scope == "document":
-                        return bool(group_pos.get(g.name))
-                    return present(group_pos.get(g.name, []), lo, hi)
-                return present(literal_pos.get(self.folder.fold(ref), []), lo, hi)
-
-            if rule.requires and not any(holds(r) for r in rule.requires):
-                drop("requires not met")
-                continue
-            if rule.with_terms and not any(holds(w) for w in rule.with_terms):
-                drop("with not met")
-                continue
-            if rule.excludes and any(holds(x) for x in rule.excludes):
-                drop("excluded: " + ",".join(x for x in rule.excludes if holds(x)))
-                continue
-            ad, report = (sc.contact_weight if has_contact else 0.0), 0.0
-            signals = ["contact"] if has_contact else []
-            for g in self.packs.groups.values():
-                if g.scope == "document":
-                    n = len({w for _, w in group_what.get(g.name, [])})
-                else:
-                    n = distinct(g.name, lo, hi)
-                if n:
-                    signals.append(g.name if n == 1 else f"{g.name}×{n}")
-                    # Several different words of one kind say more than one word repeated,
-                    # with diminishing returns: 1, 1.5, 2 times the weight for 1, 2, 3+ words.
-                    contribution = g.weight * (1 + sc.repeat_factor * (min(n, 3) - 1))
-                    if g.weight > 0:
-                        ad += contribution
-                    else:
-                        report += contribution
-            z = _logit(rule.weight) + min(ad, sc.ad_cap) + max(report, sc.report_cap)
+            z = _logit(rule.weight) + ctx.ad + ctx.report
             if notes is not None:
-                notes.append({"rule": rule.id, "text": matched, "z": round(z, 3), "signals": signals})
-            kept.append((c, z))
+                notes.append({"rule": rule.id, "text": matched, "z": round(z, 3), "signals": ctx.signals})
+            kept.append(c)
             cat = rule.category
             best[cat] = max(best.get(cat, -99.0), z)
             fired[cat][rule.id] = max(fired[cat].get(rule.id, -99.0), z)
@@ -360,7 +396,7 @@ class Classifier:
             scores[cat] = _sigmoid(sc.scale * z + sc.offset)
         labels = [cat for cat in CATEGORIES if scores.get(cat, 0.0) >= sc.threshold]
         hits = []
-        for c, _z in kept:
+        for c in kept:
             rule = rules[c.rule_index]
             if rule.category in labels:
                 s, e = norm.span(c.nstart, c.nend)

@@ -15,6 +15,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from .normalize import CharMap
+
 CONTACT_KINDS = ("phones", "wechat", "qq", "urls", "emails")
 
 _CN_DIGITS = {
@@ -33,7 +35,7 @@ _MASK_CHARS = "*＊×?？"
 
 
 def _build_width_table() -> dict[int, str]:
-    """NFKC where it yields one character (full-width, circled digits), lower-cased: 1:1."""
+    """NFKC to one ASCII character (full-width, circled digits), lower-cased: 1:1."""
     table: dict[int, str] = {}
     for cp in range(0x20, 0x30000):
         ch = chr(cp)
@@ -43,7 +45,9 @@ def _build_width_table() -> dict[int, str]:
         if len(out) > 1 and out[0].isdigit():
             out = "".join(c for c in out if c.isdigit())  # ⒈ → 1, ⑴ → 1, ⒑ → 10
         out = out.lower()
-        if len(out) == 1 and out != ch:
+        # Only what the contact patterns read: letters, digits and the few ASCII symbols of
+        # addresses. Folding Chinese punctuation (，→ ,) would only cost time.
+        if len(out) == 1 and out != ch and out.isascii() and (out.isalnum() or out in "@#./:-_+()[]~="):
             table[cp] = out
     return table
 
@@ -53,6 +57,8 @@ _WIDTH = _build_width_table()
 _DIGITS = dict(_WIDTH)
 _DIGITS.update({ord(k): v for k, v in _CN_DIGITS.items()})
 _DIGITS.update({ord(k): "*" for k in _MASK_CHARS})
+_WIDTH_MAP = CharMap(_WIDTH)
+_DIGIT_MAP = CharMap(_DIGITS)
 
 # A run of at least five digits where consecutive digits are at most two characters apart
 # (spaces, dots, dashes, emoji or a filler word such as 加 between the groups).
@@ -62,8 +68,10 @@ _MOBILE = re.compile(r"(?:86)?(1[3-9]\d{9})")
 _LANDLINE = re.compile(r"(0[1-9]\d{1,2})(\d{7,8})")
 _HOTLINE = re.compile(r"(400\d{7}|800\d{7})")
 
+# Marker alternations start the patterns (no look-behind first) so that re can skip ahead
+# to a possible first character; "not inside a Latin word" is checked in code.
 _WECHAT_MARK = (
-    r"(?<![a-z0-9])(?:微信|威信|薇信|维信|徽信|唯信|卫信|魏信|围信|微心|vx|wx|weixin|wechat|v信|微|薇|威|卫星|"
+    r"(?:微信|威信|薇信|维信|徽信|唯信|卫信|魏信|围信|微心|vx|wx|weixin|wechat|v信|微|薇|威|卫星|"
     r"加v|\+v|➕v|v)"
 )
 _SEP = r"[\s:：=＝\-~～_.,，。、()（）\[\]【】「」\"'“”/|❤♥💗💕🌸✨⭐️\u200b-\u200d\ufeff]{0,4}(?:号|号码|是|为|同号)?[\s:：=\-~～]{0,3}"
@@ -73,10 +81,12 @@ _QQ_MARK = re.compile(r"(?<![a-z0-9])(?:qq|扣扣|抠抠|蔻蔻|企鹅|球球|q�
 _URL = re.compile(
     r"(?:https?://[^\s<>\"'，。！？、）)】]+)"
     r"|(?:www\.[a-z0-9\-]+(?:\.[a-z0-9\-]+)+)"
-    r"|(?<![a-z0-9@.\-])(?:[a-z0-9][a-z0-9\-]{1,62})(?:\.|点|。|dot| dot )"
+    r"|(?:[a-z0-9][a-z0-9\-]{1,62})(?:\.|点|。|dot| dot )"
     r"(?:com|cn|net|org|top|xyz|vip|cc|info|biz|site|me|shop|club|tw|hk)(?![a-z])"
     r"(?:/[^\s<>\"'，。！？、]*)?"
 )
+_URL_HINT = re.compile(r"http|www|com|cn|net|org|top|xyz|vip|cc|info|biz|site|me|shop|club|tw|hk")
+_EMAIL_HINT = re.compile(r"@|#|\(at\)|\[at\]")
 _EMAIL = re.compile(r"[a-z0-9][a-z0-9._+\-]*\s*(?:@|\(at\)|\[at\]|#)\s*[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.(?:com|cn|net|org)")
 
 
@@ -127,8 +137,10 @@ def extract(text: str) -> Contacts:
     found = Contacts()
     if not text:
         return found
-    width = text.translate(_WIDTH)
-    digit_view = text.translate(_DIGITS)
+    # One view for every pattern: width-folded, lower-cased, digit-like characters as ASCII
+    # digits and mask characters as '*' (a WeChat id written 一二三 is then read as 123 too).
+    digit_view = _DIGIT_MAP.apply(text)
+    width = digit_view
     claimed: list[tuple[int, int]] = []
 
     for m in _DIGIT_RUN.finditer(digit_view):
@@ -152,19 +164,27 @@ def extract(text: str) -> Contacts:
         if kind_value[1].startswith("1") and _WECHAT_NUMERIC.search(head):
             found.add("wechat", kind_value[1], start, end)
 
+    def latin_before(pos: int) -> bool:
+        return pos > 0 and width[pos - 1].isascii() and (width[pos - 1].isalnum() or width[pos - 1] in "@.-")
+
     for m in _WECHAT.finditer(width):
         value = m.group(1)
-        if value.isdigit():
+        if value.isdigit() or (width[m.start()].isascii() and latin_before(m.start())):
             continue
         found.add("wechat", value, m.start(1), m.end(1))
-    for m in _EMAIL.finditer(width):
-        value = re.sub(r"\s*(?:\(at\)|\[at\]|#)\s*", "@", m.group()).replace(" ", "")
+    # Cheap literal searches decide whether the costlier e-mail and URL patterns run at all.
+    emails = _EMAIL.finditer(width) if _EMAIL_HINT.search(width) else ()
+    urls = _URL.finditer(width) if _URL_HINT.search(width) else ()
+    for m in emails:
+        raw = _WIDTH_MAP.apply(text[m.start():m.end()])
+        value = re.sub(r"\s*(?:\(at\)|\[at\]|#)\s*", "@", raw).replace(" ", "")
         found.add("emails", value, m.start(), m.end())
         claimed.append(m.span())
-    for m in _URL.finditer(width):
-        if any(s <= m.start() < e for s, e in claimed):
+    for m in urls:
+        if any(s <= m.start() < e for s, e in claimed) or latin_before(m.start()):
             continue
-        value = re.sub(r"(?:点|。| dot |dot)(?=[a-z]+(?:/|$))", ".", m.group().rstrip(".,"))
+        raw = _WIDTH_MAP.apply(text[m.start():m.end()])
+        value = re.sub(r"(?:点|。| dot |dot)(?=[a-z]+(?:/|$))", ".", raw.rstrip(".,"))
         found.add("urls", value, m.start(), m.end())
     found.spans.sort(key=lambda s: s.start)
     return found
