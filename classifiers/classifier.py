@@ -97,15 +97,25 @@ def _logit(p: float) -> float:
 
 
 def _pinyin_variants(term: str) -> list[str]:
-    """Code-word spellings of a Chinese term: daiyun, dai孕, 代yun."""
+    """Code-word spellings of a Chinese term: daiyun, dai孕, 代yun, sandai试管, 出生zhengming.
+
+    The whole term in pinyin, and each two-character chunk (for two-character terms each
+    character) in pinyin with the rest kept, as spammers write them.
+    """
     from pypinyin import lazy_pinyin
 
-    if not (2 <= len(term) <= 4) or not all(_CJK.match(c) for c in term):
+    if not (2 <= len(term) <= 6) or not all(_CJK.match(c) for c in term):
         return []
     syllables = lazy_pinyin(term)
-    out = ["".join(syllables)]
-    if len(term) == 2:
-        out += [term[0] + syllables[1], syllables[0] + term[1]]
+    out = []
+    full = "".join(syllables)
+    if len(full) >= 5:
+        out.append(full)
+    size = 1 if len(term) == 2 else 2
+    for i in range(0, len(term), size):
+        chunk = "".join(syllables[i:i + size])
+        if len(chunk) >= 3:
+            out.append(term[:i] + chunk + term[i + size:])
     return out
 
 
@@ -153,13 +163,20 @@ class Classifier:
             if folded:
                 roles[folded].append(role)
 
+        variants = [(fold(k), [fold(x) for x in v]) for k, v in packs.variants.items()]
         for i, rule in enumerate(packs.rules):
             for term in rule.terms:
                 add(term, ("rule", i))
+                folded = fold(term)
+                # Homophone spellings (context.yaml `variants`) of every term: 式管 for 试管 …
+                for canon, alternatives in variants:
+                    if canon in folded:
+                        for alt in alternatives:
+                            add(folded.replace(canon, alt), ("rule", i))
                 if rule.pinyin:
-                    for variant in _pinyin_variants(fold(term)):
+                    for variant in _pinyin_variants(folded):
                         add(variant, ("rule", i))
-            for ref in rule.requires + rule.excludes + rule.with_terms:
+            for ref in [p for r in rule.requires for p in r.split("+")] + rule.excludes + rule.with_terms:
                 if not ref.startswith("@"):
                     add(ref, ("literal", fold(ref)))
             for p in rule.patterns:
@@ -284,7 +301,11 @@ class Classifier:
                 ad += contribution
             else:
                 report += contribution
-        return _Context(lo, hi, groups, min(ad, sc.ad_cap), max(report, sc.report_cap), signals)
+        report = max(report, sc.report_cap)
+        # A report quotes the ad it reports on (its price, 加微, 包成功), so ad signals count
+        # for less the more report-like the surroundings are.
+        ad = min(ad, sc.ad_cap) * max(sc.quote_floor, 1 + report / sc.quote_scale)
+        return _Context(lo, hi, groups, ad, report, signals)
 
     def classify(self, text: str, explain: bool = False) -> Verdict:
         """Classify one text; hits carry offsets into ``text`` itself.
@@ -324,7 +345,14 @@ class Classifier:
             empty.explain = notes
             return empty
         group_of = self._group_of
-        for pid, s, _e in self._ac_groups.find_matches_as_indexes(t, overlapping=True):
+        # A context word inside a longer context phrase is part of that phrase: 精子库 in
+        # 不走精子库 is no sign of the licensed sperm bank. Longest match wins.
+        matches = sorted(self._ac_groups.find_matches_as_indexes(t, overlapping=True), key=lambda m: (m[1], -m[2]))
+        reach = -1
+        for pid, s, e in matches:
+            if e <= reach:
+                continue
+            reach = e
             for name in group_of[pid]:
                 group_what[name].append((s, pid))
         group_patterns = [(k, ps) for k, ps in anchor_pos.items() if self._pattern_list[k][0] == "group"]
@@ -371,7 +399,7 @@ class Classifier:
                     i = bisect.bisect_left(positions, ctx.lo)
                     return i < len(positions) and positions[i] < ctx.hi
 
-                if rule.requires and not any(holds(r) for r in rule.requires):
+                if rule.requires and not any(all(holds(part) for part in r.split("+")) for r in rule.requires):
                     reason = "requires not met"
                 elif rule.with_terms and not any(holds(w) for w in rule.with_terms):
                     reason = "with not met"

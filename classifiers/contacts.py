@@ -61,8 +61,9 @@ _WIDTH_MAP = CharMap(_WIDTH)
 _DIGIT_MAP = CharMap(_DIGITS)
 
 # A run of at least five digits where consecutive digits are at most two characters apart
-# (spaces, dots, dashes, emoji or a filler word such as 加 between the groups).
-_DIGIT_RUN = re.compile(r"\d(?:[^\d*\n]{0,2}\d){4,}")
+# (a filler word such as 加, emoji) or three non-word characters apart (keycaps like 1️⃣
+# carry two invisible marks before a dash).
+_DIGIT_RUN = re.compile(r"\d(?:(?:[^\w*\n]{0,3}|[^\d*\n]{0,2})\d){4,}")
 _MASK_NEAR = re.compile(r"(?:\*|[x×]{2,})")
 _MOBILE = re.compile(r"(?:86)?(1[3-9]\d{9})")
 _LANDLINE = re.compile(r"(0[1-9]\d{1,2})(\d{7,8})")
@@ -72,12 +73,12 @@ _HOTLINE = re.compile(r"(400\d{7}|800\d{7})")
 # to a possible first character; "not inside a Latin word" is checked in code.
 _WECHAT_MARK = (
     r"(?:微信|威信|薇信|维信|徽信|唯信|卫信|魏信|围信|微心|vx|wx|weixin|wechat|v信|微|薇|威|卫星|"
-    r"加v|\+v|➕v|v)"
+    r"加v|\+v|➕v|v|🛰)"
 )
 _SEP = r"[\s:：=＝\-~～_.,，。、()（）\[\]【】「」\"'“”/|❤♥💗💕🌸✨⭐️\u200b-\u200d\ufeff]{0,4}(?:号|号码|是|为|同号)?[\s:：=\-~～]{0,3}"
 _WECHAT = re.compile(_WECHAT_MARK + _SEP + r"([a-z][a-z0-9_\-]{5,19})(?![a-z0-9_\-])")
 _WECHAT_NUMERIC = re.compile(_WECHAT_MARK + _SEP + r"$")
-_QQ_MARK = re.compile(r"(?<![a-z0-9])(?:qq|扣扣|抠抠|蔻蔻|企鹅|球球|q号|秋秋|q)" + _SEP + r"$")
+_QQ_MARK = re.compile(r"(?<![a-z0-9])(?:qq|扣扣|抠抠|蔻蔻|企鹅|球球|q号|秋秋|q|🐧)" + _SEP + r"$")
 _URL = re.compile(
     r"(?:https?://[^\s<>\"'，。！？、）)】]+)"
     r"|(?:www\.[a-z0-9\-]+(?:\.[a-z0-9\-]+)+)"

@@ -39,10 +39,13 @@ _FILLER_CATEGORIES = {
 }
 # Symbols that carry meaning for the rules and are kept (prices, rates).
 _KEEP = {"%", "¥", "$"}
-# Symbols that stand for a word in ads: ➕V, +微, ＋q.
-_AS_WORD = {"+": "加", "➕": "加", "✚": "加"}
+# Symbols that stand for a word in ads: ➕V (加V), 🥚妹 (卵妹), 寄🩸 (寄血), 👦👧鉴定 (男女鉴定),
+# 代🤰 (代孕), 🐧 (企鹅, QQ). Emoji that carry no word are filler and deleted.
+_AS_WORD = {"+": "加", "➕": "加", "✚": "加", "🥚": "卵", "🩸": "血", "👦": "男", "👧": "女",
+            "🚹": "男", "🚺": "女", "♂": "男", "♀": "女", "🤰": "孕", "💉": "针", "💊": "药",
+            "📞": "电话", "☎": "电话", "📱": "电话", "🐧": "企鹅", "🛰": "卫星"}
 _MAX_CODEPOINT = 0x30000  # BMP, emoji planes and CJK extension B; beyond is unused in ads
-_TABLE_VERSION = "3"
+_TABLE_VERSION = "5"
 
 
 def _opencc_t2s():

@@ -59,7 +59,7 @@ class Rule:
     terms: list[str]
     patterns: list[Pattern]
     weight: float
-    pinyin: bool = False
+    pinyin: bool = True
     boundary: bool = True
     requires: list[str] = field(default_factory=list)
     with_terms: list[str] = field(default_factory=list)
@@ -94,6 +94,8 @@ class Scoring:
     extra_rule_bonus: float = 0.3
     extra_rule_cap: float = 0.9
     repeat_factor: float = 0.5
+    quote_scale: float = 6.0
+    quote_floor: float = 0.3
     scale: float = 1.0
     offset: float = 0.0
 
@@ -107,6 +109,7 @@ class RulePacks:
     blockers: list[str]
     scoring: Scoring
     files: list[Path]
+    variants: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _literal_anchors(parsed) -> list[str] | None:
@@ -227,7 +230,9 @@ def _load_category(path: Path, group_names: set[str]) -> list[Rule]:
             raise RuleError(path, rule_id, "weight", "missing")
         requires = _terms(path, rule_id, raw.get("requires"), "requires")
         excludes = _terms(path, rule_id, raw.get("excludes"), "excludes")
-        for name, refs in (("requires", requires), ("excludes", excludes)):
+        # A `requires` entry may join several conditions with + (all of them must hold).
+        parts = [p for r in requires for p in r.split("+")]
+        for name, refs in (("requires", parts), ("excludes", excludes)):
             for ref in refs:
                 if ref.startswith("@") and ref[1:] not in group_names | {"contact"}:
                     raise RuleError(path, rule_id, name, f"unknown signal group {ref!r}; "
@@ -239,7 +244,7 @@ def _load_category(path: Path, group_names: set[str]) -> list[Rule]:
         rules.append(Rule(
             id=rule_id, category=category, terms=[t.lower() for t in terms], patterns=patterns,
             weight=_weight(path, rule_id, raw["weight"], 0.01, 0.99),
-            pinyin=raw.get("pinyin", False), boundary=raw.get("boundary", True),
+            pinyin=raw.get("pinyin", True), boundary=raw.get("boundary", True),
             requires=[r.lower() for r in requires],
             with_terms=[t.lower() for t in _terms(path, rule_id, raw.get("with"), "with")],
             excludes=[e.lower() for e in excludes], description=str(raw.get("description", "")),
@@ -248,13 +253,18 @@ def _load_category(path: Path, group_names: set[str]) -> list[Rule]:
     return rules
 
 
-def _load_context(path: Path) -> tuple[dict[str, SignalGroup], list[str], Scoring]:
+def _load_context(path: Path):
     doc = _read_yaml(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("groups"), dict):
         raise RuleError(path, None, "groups", "context.yaml must be a mapping with a `groups:` mapping")
-    unknown = set(doc) - {"groups", "blockers", "scoring"}
+    unknown = set(doc) - {"groups", "blockers", "scoring", "variants"}
     if unknown:
-        raise RuleError(path, None, sorted(unknown)[0], "unknown key; allowed: groups, blockers, scoring")
+        raise RuleError(path, None, sorted(unknown)[0], "unknown key; allowed: groups, blockers, scoring, variants")
+    variants = doc.get("variants") or {}
+    if not isinstance(variants, dict) or not all(
+            isinstance(k, str) and k and isinstance(v, list) and all(isinstance(x, str) and x for x in v)
+            for k, v in variants.items()):
+        raise RuleError(path, None, "variants", "must map a word to a list of its variant spellings")
     groups = {}
     for name, raw in doc["groups"].items():
         if not isinstance(name, str) or not _ID.match(name) or name == "contact":
@@ -289,7 +299,7 @@ def _load_context(path: Path) -> tuple[dict[str, SignalGroup], list[str], Scorin
         setattr(scoring, key, type(getattr(scoring, key))(value))
     if not 0 < scoring.threshold < 1:
         raise RuleError(path, None, "scoring.threshold", "must be between 0 and 1")
-    return groups, blockers, scoring
+    return groups, blockers, scoring, {k.lower(): [x.lower() for x in v] for k, v in variants.items()}
 
 
 def load_rule_packs(rules_dir: Path | str | None = None) -> RulePacks:
@@ -300,7 +310,7 @@ def load_rule_packs(rules_dir: Path | str | None = None) -> RulePacks:
     context = rules_dir / "context.yaml"
     if not context.exists():
         context = DEFAULT_RULES_DIR / "context.yaml"
-    groups, blockers, scoring = _load_context(context)
+    groups, blockers, scoring, variants = _load_context(context)
     files = sorted(p for p in rules_dir.glob("*.yaml") if p.name != "context.yaml")
     rules: list[Rule] = []
     seen: dict[str, Path] = {}
@@ -312,4 +322,4 @@ def load_rule_packs(rules_dir: Path | str | None = None) -> RulePacks:
             rules.append(rule)
     if not rules:
         raise RuleError(rules_dir, None, None, "no rule files (<category>.yaml) found")
-    return RulePacks(rules, groups, blockers, scoring, [context, *files])
+    return RulePacks(rules, groups, blockers, scoring, [context, *files], variants)

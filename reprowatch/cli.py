@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -86,8 +87,22 @@ def _print_verdict(text: str, verdict, label: str | None = None) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reprowatch")
-def cli():
+@click.option("--store", envvar="REPROWATCH_STORE", metavar="URL",
+              help="sqlite:///path.db (default sqlite:///data/reprowatch.db) or http(s)://host:9200 "
+                   "(Elasticsearch); env REPROWATCH_STORE.")
+@click.pass_context
+def cli(ctx, store):
     """reprowatch — 违法辅助生殖广告监测系统 (monitoring of illegal assisted-reproduction ads)."""
+    ctx.obj = {"store": store}
+
+
+def _open_store(ctx):
+    from search.store import StoreError, open_store
+
+    try:
+        return open_store(ctx.obj.get("store"))
+    except StoreError as exc:
+        raise InputError(str(exc)) from None
 
 
 @cli.command()
@@ -206,6 +221,152 @@ def eval_(corpus, errors, rules, as_json):
         for e in report.errors:
             text = e["text"].replace("\n", " ")
             click.echo(f"- {e['id']} 标注 {e['gold']} 预测 {e['predicted']} 得分 {e['score']}: {text[:160]}")
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Crawl every source in the folder.")
+@click.option("--sources", "sources_dir", default="sources", show_default=True,
+              type=click.Path(file_okay=False), help="Folder of source YAML files.")
+@click.option("--json", "as_json", is_flag=True, help="Print the crawl summaries as JSON.")
+@click.option("--quiet", is_flag=True, help="No live progress line.")
+@click.pass_context
+def crawl(ctx, names, all_, sources_dir, as_json, quiet):
+    """Crawl sources (by name, or --all) into the store, with live progress and a summary."""
+    from crawlers.sources import SourceError, load_sources
+
+    if bool(names) == all_:
+        raise click.UsageError("name one or more sources, or give --all")
+    try:
+        sources = load_sources(sources_dir)
+    except SourceError as exc:
+        raise InputError(str(exc)) from None
+    unknown = [n for n in names if n not in sources]
+    if unknown:
+        raise InputError(f"unknown source {', '.join(unknown)}; sources in {sources_dir}: {', '.join(sorted(sources))}")
+    chosen = list(sources.values()) if all_ else [sources[n] for n in names]
+    _open_store(ctx).close()  # an unreachable store is reported before crawling, not after
+    from crawlers.run import run_crawls
+
+    summaries = run_crawls(chosen, sources_dir=sources_dir, store=ctx.obj.get("store"), progress=not quiet)
+    if as_json:
+        click.echo(json.dumps([s.as_dict() for s in summaries], ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{'来源':<24}{'页面':>6}{'条目':>6}{'新增':>6}{'更新':>6}{'违法':>6}  错误")
+    for s in summaries:
+        errors = ", ".join(f"{k}×{v}" for k, v in sorted(s.errors.items())) or "-"
+        click.echo(f"{s.source:<24}{s.pages:>8}{s.items:>8}{s.new:>8}{s.changed:>8}{s.flagged:>8}  {errors}")
+
+
+def _parse_day(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    from datetime import date, datetime
+
+    for parse in (date.fromisoformat, datetime.fromisoformat):
+        try:
+            parse(value)
+            return value
+        except ValueError:
+            continue
+    raise InputError(f"--{name}: not a date (YYYY-MM-DD): {value!r}")
+
+
+@cli.command()
+@click.argument("query", required=False, default="")
+@click.option("--category", type=click.Choice(list(_CATEGORY_NAMES)), help="Only this category.")
+@click.option("--status", help="Only this review status.")
+@click.option("--site", help="Only this site (host:port).")
+@click.option("--source", help="Only this source.")
+@click.option("--contact", help="Only items carrying this phone / WeChat / QQ.")
+@click.option("--since", help="Fetched on or after (YYYY-MM-DD).")
+@click.option("--until", help="Fetched on or before (YYYY-MM-DD).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--page", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--sort", type=click.Choice(["time", "score"]), default="time", show_default=True)
+@click.option("--all", "include_all", is_flag=True, help="Include items that were not flagged.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def search(ctx, query, category, status, site, source, contact, since, until, limit, page, sort, include_all, as_json):
+    """Search stored items (flagged only unless --all), with facets."""
+    from search.store import STATUSES, Query, StoreError
+
+    if status and status not in STATUSES:
+        raise InputError(f"--status: unknown status {status!r}; one of {', '.join(STATUSES)}")
+    q = Query(text=query, category=category, status=status, site=site, source=source, contact=contact,
+              since=_parse_day(since, "since"), until=_parse_day(until, "until"), include_all=include_all,
+              limit=limit, offset=(page - 1) * limit, sort=sort)
+    store = _open_store(ctx)
+    try:
+        result = store.search(q)
+    except StoreError as exc:
+        raise InputError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({"total": result.total, "items": result.items, "facets": result.facets},
+                              ensure_ascii=False, indent=2))
+        return
+    click.echo(f"共 {result.total} 条" + (f"，第 {page} 页" if result.total > limit else ""))
+    for item in result.items:
+        labels = "、".join(_CATEGORY_NAMES.get(c, c) for c in item.get("labels", [])) or "未标记"
+        snippet = (item.get("highlight") or item.get("text", "")[:120]).replace("\n", " ")
+        snippet = snippet.replace("【", "\x00").replace("】", "\x01")
+        snippet = re.sub("\x00(.*?)\x01", lambda m: click.style(f"【{m.group(1)}】", fg="red", bold=True), snippet)
+        click.echo(f"\n{item['id']}  {click.style(labels, fg='red')}  得分 {item.get('score', 0):.2f}  "
+                   f"{item.get('status', '')}  {_local_time(item.get('last_seen'))}")
+        click.echo(f"  {item.get('title', '')[:80]}")
+        click.echo(f"  {item.get('url', '')}")
+        click.echo(f"  {snippet}")
+    names = {"category": "类别", "site": "站点", "source": "来源", "status": "状态", "day": "日期"}
+    for facet, counts in result.facets.items():
+        if counts:
+            top = "  ".join(f"{k} {v}" for k, v in list(counts.items())[:8])
+            click.echo(f"\n{names.get(facet, facet)}: {top}")
+
+
+def _local_time(value: str | None) -> str:
+    """A stored UTC time shown in Asia/Shanghai."""
+    if not value:
+        return ""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return moment.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+
+@cli.command()
+@click.argument("item_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the item as JSON.")
+@click.pass_context
+def show(ctx, item_id, as_json):
+    """Everything about one stored item."""
+    item = _open_store(ctx).get(item_id)
+    if item is None:
+        raise InputError(f"no item {item_id!r}")
+    if as_json:
+        click.echo(json.dumps(item, ensure_ascii=False, indent=2))
+        return
+    from classifiers import Hit
+
+    labels = "、".join(f"{_CATEGORY_NAMES.get(c, c)}({c})" for c in item.get("labels", [])) or "未标记"
+    click.echo(f"{item['id']}  {labels}  得分 {item.get('score', 0):.2f}  状态 {item.get('status')}")
+    click.echo(f"标题: {item.get('title', '')}")
+    click.echo(f"网址: {item.get('url')}")
+    click.echo(f"来源: {item.get('source')}  站点: {item.get('site')}  聚类: {item.get('cluster', '')}")
+    click.echo(f"抓取: {_local_time(item.get('fetched_at'))}  首次: {_local_time(item.get('first_seen'))}  "
+               f"最近: {_local_time(item.get('last_seen'))}  (北京时间)")
+    hits = [Hit(**h) for h in item.get("hits", [])]
+    click.echo("正文:\n  " + _highlight(item.get("text", ""), hits).replace("\n", "\n  "))
+    for h in hits:
+        click.echo(f"  · 规则 {h.rule} [{h.category}] 命中「{h.text}」")
+    contacts = {k: v for k, v in (item.get("contacts") or {}).items() if v}
+    if contacts:
+        click.echo("联系方式: " + "；".join(f"{k} {', '.join(v)}" for k, v in contacts.items()))
+    for event in item.get("history", []):
+        click.echo(f"  {_local_time(event.get('at'))} {event.get('status')} {event.get('user', '')} {event.get('note', '')}")
 
 
 def main() -> None:

@@ -1,0 +1,26 @@
+"""Search keywords derived from the rule packs, for site-search discovery.
+
+Kept here, next to the rules, so that a new rule's terms reach site search with no second
+list to maintain: the first terms of every strong rule (weight >= 0.6), in Chinese only.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .rulepack import load_rule_packs
+
+_CJK_ONLY = re.compile(r"^[\u4e00-\u9fff]{2,6}$")
+
+
+def default_keywords(rules_dir=None, per_rule: int = 4) -> list[str]:
+    """Distinct Chinese terms, strongest rules first."""
+    packs = load_rule_packs(rules_dir)
+    out: list[str] = []
+    for rule in sorted(packs.rules, key=lambda r: -r.weight):
+        if rule.weight < 0.6:
+            continue
+        for term in [t for t in rule.terms if _CJK_ONLY.match(t)][:per_rule]:
+            if term not in out:
+                out.append(term)
+    return out

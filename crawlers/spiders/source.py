@@ -1,0 +1,216 @@
+"""One spider class for every source: its behaviour comes from the source's YAML alone.
+
+The spider only yields requests and page items; classification, dedup and storage are
+pipelines, politeness and trap control are settings and middlewares.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from urllib.parse import quote, urljoin, urlsplit
+
+import scrapy
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from crawlers.canonical import canonical_url, item_id, site_of
+from crawlers.extract import decode_body, extract_page, extract_posts, find_date
+from crawlers.sources import Source
+
+_HREF_SKIP = re.compile(r"^(javascript:|mailto:|tel:|data:|#)", re.IGNORECASE)
+
+
+def utc_now() -> str:
+    """Current time as ISO 8601 UTC with a Z."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def search_keywords(source: Source) -> list[str]:
+    """The keywords a site-search source queries."""
+    spec = source.search.keywords
+    if spec == "default":
+        from classifiers.keywords import default_keywords
+
+        return default_keywords()
+    if isinstance(spec, list):
+        return spec
+    with open(spec, encoding="utf-8") as fh:
+        return [line.strip() for line in fh if line.strip() and not line.startswith("#")]
+
+
+class SourceSpider(scrapy.Spider):
+    """Crawls one source (html static/browser or JSON api) as its config says."""
+
+    name = "source"
+    source: Source
+
+    @classmethod
+    def for_source(cls, source: Source) -> type["SourceSpider"]:
+        """A spider class named after the source, as `scrapy crawl <source-name>` needs."""
+        return type(f"Spider_{source.name.replace('-', '_')}", (cls,), {
+            "name": source.name, "source": source,
+            "custom_settings": {
+                "ROBOTSTXT_OBEY": source.obey_robots,
+                "DEPTH_LIMIT": source.max_depth,
+                "CLOSESPIDER_PAGECOUNT": source.max_pages,
+            },
+        })
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.allowed_domains = [d.split(":")[0] for d in self.source.allowed_domains] or None
+        self._follow = self.source.follow_res
+        self._items = self.source.item_res
+        self._search_page = None
+        if self.source.search:
+            parts = urlsplit(self.source.search.url.replace("{keyword}", "x"))
+            self._search_page = (parts.netloc.lower(), parts.path)
+
+    # -- requests -------------------------------------------------------------------------
+
+    def _request(self, url: str, callback=None, **meta) -> scrapy.Request:
+        return scrapy.Request(url, callback=callback or self.parse, errback=self.on_error,
+                              headers=self.source.headers or None, meta=meta)
+
+    async def start(self):
+        for req in self.start_requests():
+            yield req
+
+    def start_requests(self):
+        parse = self.parse_api if self.source.type == "api" else self.parse
+        for url in self.source.start_urls:
+            yield self._request(url, parse)
+        if self.source.search and self.source.type == "html":
+            for kw in search_keywords(self.source):
+                url = self.source.search.url.replace("{keyword}", quote(kw))
+                yield self._request(url, self.parse, search_page=1)
+
+    def on_error(self, failure):
+        """Count and log failures by kind so the crawl-run record can report them."""
+        stats = self.crawler.stats
+        if failure.check(HttpError):
+            response = failure.value.response
+            kind = f"http_{response.status}"
+            detail = response.text[:200] if hasattr(response, "text") else ""
+            self.logger.warning("%s answered HTTP %s: %s", response.url, response.status, detail)
+        else:
+            kind = type(failure.value).__name__
+            self.logger.warning("%s failed: %s", failure.request.url, failure.getErrorMessage())
+        stats.inc_value(f"reprowatch/errors/{kind}")
+
+    # -- html -----------------------------------------------------------------------------
+
+    def _is_item(self, url: str) -> bool:
+        return any(r.search(url) for r in self._items)
+
+    def _is_follow(self, url: str) -> bool:
+        return any(r.search(url) for r in self._follow)
+
+    def parse(self, response):
+        """Items from item pages, then links to follow (lists, pagination, search results)."""
+        if not isinstance(response, scrapy.http.TextResponse) and not response.body:
+            return
+        html, encoding = decode_body(response.body, response.headers.get("Content-Type", b"").decode("latin-1"))
+        url = response.url
+        self.crawler.stats.inc_value("reprowatch/pages")
+        if self._is_item(url):
+            yield from self._page_items(response, html, url, encoding)
+        yield from self._links(response, html, url)
+
+    def _page_items(self, response, html: str, url: str, encoding: str):
+        fetched = utc_now()
+        page_url = self._canonical_of(html, url)
+        base = {"source": self.source.name, "site": site_of(page_url), "fetched_at": fetched,
+                "http_status": response.status, "encoding": encoding,
+                "requested_url": response.request.meta.get("redirect_urls", [response.url])[0]}
+        if self.source.selectors.post:
+            for anchor, ex in extract_posts(html, self.source.selectors.post, self.source.selectors):
+                post_url = f"{page_url}#{anchor}"
+                yield {**base, "id": item_id(post_url), "url": post_url, "title": ex.title,
+                       "text": ex.text, "published": ex.published}
+            return
+        ex = extract_page(html, url, self.source.selectors)
+        yield {**base, "id": item_id(page_url), "url": page_url, "title": ex.title, "text": ex.text,
+               "published": ex.published}
+
+    def _canonical_of(self, html: str, url: str) -> str:
+        """The page's own canonical URL when it names one on the same site, else ours."""
+        m = re.search(r"""<link[^>]+rel=["']?canonical["']?[^>]*>""", html[:20000], re.IGNORECASE)
+        if m:
+            href = re.search(r"""href=["']?([^"'\s>]+)""", m.group(0))
+            if href:
+                declared = canonical_url(urljoin(url, href.group(1)))
+                if site_of(declared) == site_of(url):
+                    return declared
+        return canonical_url(url)
+
+    def _links(self, response, html: str, url: str):
+        sel = scrapy.Selector(text=html)
+        base = sel.xpath("//base/@href").get() or url
+        page_no = response.meta.get("search_page")
+        for href in sel.xpath("//a/@href").getall():
+            href = href.strip()
+            if not href or _HREF_SKIP.match(href):
+                continue
+            target = canonical_url(urljoin(base, href))
+            if urlsplit(target).scheme not in ("http", "https"):
+                continue
+            parts = urlsplit(target)
+            if self._search_page and (parts.netloc, parts.path) == self._search_page:
+                # Result pages of a site search: paged, up to search.max_pages per keyword.
+                if page_no and page_no < self.source.search.max_pages:
+                    yield self._request(target, self.parse, search_page=page_no + 1)
+                continue
+            if self._is_follow(target) or self._is_item(target):
+                yield self._request(target, self.parse)
+
+    # -- api ------------------------------------------------------------------------------
+
+    def parse_api(self, response):
+        """Items from a JSON listing; the next page from its cursor."""
+        import jmespath
+
+        api = self.source.api
+        self.crawler.stats.inc_value("reprowatch/pages")
+        try:
+            data = json.loads(response.text)
+        except (ValueError, AttributeError):
+            self.logger.warning("%s: API answer is not JSON: %r", response.url, response.body[:200])
+            self.crawler.stats.inc_value("reprowatch/errors/api_not_json")
+            return
+        code = jmespath.search(api.code, data) if api.code else None
+        if code not in (None, 0, "0"):
+            msg = jmespath.search("msg || message || error", data)
+            self.logger.warning("%s: API answered code %s: %s", response.url, code, msg)
+            self.crawler.stats.inc_value("reprowatch/errors/api_code")
+            return
+        fetched = utc_now()
+        for entry in jmespath.search(api.items, data) or []:
+            f = api.fields
+
+            def field(expr):
+                if not expr:
+                    return None
+                value = jmespath.search(expr, entry)
+                return None if value is None else str(value)
+
+            ident = field(f.id)
+            share = field(f.url)
+            url = canonical_url(urljoin(response.url, share)) if share else f"{canonical_url(response.url)}#{ident}"
+            title = field(f.title) or ""
+            body = "\n".join(x for x in (field(f.text), field(f.contact)) if x)
+            text = f"{title}\n{body}" if title and not body.startswith(title) else body
+            published = field(f.published)
+            if published and published.isdigit():
+                published = datetime.fromtimestamp(int(published[:10]), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            else:
+                published = find_date(published or "")
+            yield {"id": item_id(url), "url": url, "source": self.source.name, "site": site_of(url),
+                   "title": title[:300], "text": text, "published": published, "fetched_at": fetched,
+                   "http_status": response.status, "api_id": ident,
+                   "requested_url": response.url}
+        if api.next:
+            nxt = jmespath.search(api.next, data)
+            if nxt:
+                yield self._request(api.next_url.replace("{next}", quote(str(nxt), safe="")), self.parse_api)

@@ -1,0 +1,66 @@
+"""Store items; spool them when the store is down; record the crawl run."""
+
+from __future__ import annotations
+
+from crawlers.spiders.source import utc_now
+from search.spool import Spool
+from search.store import StoreError, open_store
+
+
+class StorePipeline:
+    """Upserts items into the store named by setting REPROWATCH_STORE (or the default)."""
+
+    def __init__(self, url: str | None, stats):
+        self.url = url
+        self.stats = stats
+        self.store = None
+        self.spool = None
+        self.started = utc_now()
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.settings.get("REPROWATCH_STORE") or None, crawler.stats)
+
+    def open_spider(self, spider):
+        self.started = utc_now()
+        try:
+            self.store = open_store(self.url)
+        except StoreError as exc:
+            spider.logger.error("store unavailable, spooling items: %s", exc)
+            self.store = None
+
+    def process_item(self, item, spider):
+        self.stats.inc_value("reprowatch/items")
+        if self.store is not None:
+            try:
+                outcome = self.store.upsert(dict(item)).outcome
+                self.stats.inc_value(f"reprowatch/{outcome}")
+                return item
+            except StoreError as exc:
+                spider.logger.error("store failed, spooling from now on: %s", exc)
+                self.store = None
+        if self.spool is None:
+            self.spool = Spool()
+        self.spool.add(dict(item))
+        self.stats.inc_value("reprowatch/spooled")
+        return item
+
+    def close_spider(self, spider):
+        stats = self.stats.get_stats()
+        errors = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("reprowatch/errors/")}
+        for key, value in stats.items():
+            if key.startswith("downloader/exception_type_count/"):
+                errors[key.rsplit("/", 1)[1].rsplit(".", 1)[-1]] = value
+        run = {"source": spider.name, "started": self.started, "finished": utc_now(),
+               "pages": stats.get("reprowatch/pages", 0), "items": stats.get("reprowatch/items", 0),
+               "new": stats.get("reprowatch/new", 0), "changed": stats.get("reprowatch/changed", 0),
+               "flagged": stats.get("reprowatch/flagged", 0), "spooled": stats.get("reprowatch/spooled", 0),
+               "errors": errors, "finish_reason": stats.get("finish_reason", "")}
+        try:
+            store = self.store or open_store(self.url)
+            store.record_run(run)
+            store.close()
+        except StoreError as exc:
+            spider.logger.error("could not record the crawl run: %s", exc)
+        if self.spool is not None:
+            self.spool.close()

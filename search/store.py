@@ -1,0 +1,167 @@
+"""The store interface: one contract, two backends (SQLite FTS5 by default, Elasticsearch).
+
+Items follow the DESIGN.md item contract. Times are ISO 8601 strings in UTC
+(``2026-11-23T08:00:00Z``); display code converts to Asia/Shanghai.
+
+An item as stored::
+
+    {"id": "3f2a…", "url": "http://…/post/3.html", "source": "demo-classifieds",
+     "site": "127.0.0.1:8101", "title": "…", "text": "…", "published": "…" | None,
+     "labels": ["surrogacy"], "score": 0.97, "flagged": true,
+     "hits": [{"rule", "category", "text", "start", "end"}], "contacts": {"phones": [...], …},
+     "status": "new", "fetched_at": "…", "first_seen": "…", "last_seen": "…",
+     "content_hash": "sha1 of the text", "previous_hashes": ["…"], "cluster": "…",
+     "evidence": {"files": [{"path", "sha256", "size"}]}, "history": [{"at", "status", "note", "user"}]}
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+STATUSES = ("new", "confirmed", "dismissed", "notice_sent", "removed", "still_online")
+# Review workflow: new → confirmed | dismissed → notice_sent → removed | still_online.
+TRANSITIONS = {
+    "new": {"confirmed", "dismissed"},
+    "confirmed": {"notice_sent", "dismissed"},
+    "dismissed": {"confirmed"},
+    "notice_sent": {"removed", "still_online"},
+    "still_online": {"notice_sent", "removed"},
+    "removed": {"still_online"},
+}
+FACETS = ("category", "site", "source", "status", "day")
+DEFAULT_STORE = "sqlite:///data/reprowatch.db"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be reached or refused an operation; the message says which."""
+
+
+class TransitionError(ValueError):
+    """A review status change that the workflow does not allow."""
+
+
+class NotFoundError(LookupError):
+    """No item with that id."""
+
+
+def check_transition(current: str, status: str) -> None:
+    """TransitionError unless the review workflow allows ``current`` → ``status``."""
+    if status not in STATUSES:
+        raise TransitionError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+    allowed = TRANSITIONS.get(current, set())
+    if status not in allowed:
+        raise TransitionError(f"cannot move an item from {current} to {status} "
+                              f"(from {current}: {', '.join(sorted(allowed)) or 'nothing'})")
+
+
+@dataclass
+class Query:
+    """A search: full text plus filters; flagged items only unless ``include_all``."""
+
+    text: str = ""
+    category: str | None = None
+    status: str | None = None
+    site: str | None = None
+    source: str | None = None
+    contact: str | None = None
+    since: str | None = None   # ISO date or datetime, inclusive, on fetched_at (UTC)
+    until: str | None = None   # ISO date or datetime, inclusive
+    include_all: bool = False
+    limit: int = 20
+    offset: int = 0
+    sort: str = "time"         # "time" (last_seen, newest first) or "score"
+
+    def check(self) -> None:
+        """ValueError naming the field if the query cannot be run."""
+        if self.sort not in ("time", "score"):
+            raise ValueError(f"sort: expected 'time' or 'score', got {self.sort!r}")
+        if self.status and self.status not in STATUSES:
+            raise ValueError(f"status: expected one of {', '.join(STATUSES)}, got {self.status!r}")
+        if self.limit < 0 or self.offset < 0:
+            raise ValueError("limit and offset must not be negative")
+
+
+@dataclass
+class SearchResult:
+    """Matching items (each with ``highlight``: snippet with hits in 【】), total and facets."""
+
+    total: int
+    items: list[dict]
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass
+class UpsertResult:
+    """What one upsert did: ``new``, ``changed`` (text changed), or ``seen`` (unchanged)."""
+
+    id: str
+    outcome: str
+
+
+class Store(ABC):
+    """What every backend provides."""
+
+    @abstractmethod
+    def upsert(self, item: dict) -> UpsertResult:
+        """Insert a new item or update a known one (same id): last_seen always moves;
+        changed text replaces the old one, whose content hash goes to previous_hashes;
+        status, history and first_seen are kept."""
+
+    def bulk_upsert(self, items: list[dict], pool=None) -> list[UpsertResult]:
+        """Upsert many items at once, with the same rules as :meth:`upsert`, one result each
+        in order. ``pool`` (a :class:`search.tokenize.TokenPool`) tokenises in parallel."""
+        return [self.upsert(item) for item in items]
+
+    @abstractmethod
+    def get(self, item_id: str) -> dict | None:
+        """One item, or None."""
+
+    @abstractmethod
+    def search(self, query: Query) -> SearchResult:
+        """Items matching the query, with facet counts over all matches.
+
+        Text matches when every query word occurs (as a word) in the title or text. Facets
+        (FACETS) map each value to its count among all matches, largest first (``day``: the
+        UTC day of fetched_at, newest first). ValueError for a malformed since/until."""
+
+    @abstractmethod
+    def review(self, item_id: str, status: str, note: str = "", user: str = "") -> dict:
+        """Move an item along the review workflow and append ``{at, status, note, user}`` to
+        its history; returns the updated item. TransitionError if the workflow does not allow
+        the move (or the status is unknown), NotFoundError if there is no such item."""
+
+    @abstractmethod
+    def record_run(self, run: dict) -> None:
+        """Store a crawl-run record: source, started, finished, pages, items, new, flagged,
+        errors {kind: count}."""
+
+    @abstractmethod
+    def runs(self, since: str | None = None, source: str | None = None) -> list[dict]:
+        """Crawl-run records, newest first."""
+
+    def refresh(self) -> None:
+        """Make everything written so far visible to search (a no-op where writes already are)."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def store_url(url: str | None = None) -> str:
+    """The store URL in force: the argument, else $REPROWATCH_STORE, else the SQLite default."""
+    return url or os.environ.get("REPROWATCH_STORE") or DEFAULT_STORE
+
+
+def open_store(url: str | None = None) -> Store:
+    """Open the store named by a URL: ``sqlite:///path.db`` or ``http(s)://host:9200``."""
+    url = store_url(url)
+    if url.startswith("sqlite:///"):
+        from .sqlite_store import SQLiteStore
+
+        return SQLiteStore(url[len("sqlite:///"):])
+    if url.startswith(("http://", "https://")):
+        from .es_store import ElasticsearchStore
+
+        return ElasticsearchStore(url)
+    raise StoreError(f"unknown store URL {url!r}: use sqlite:///path.db or http(s)://host:9200")
