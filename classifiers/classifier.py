@@ -27,7 +27,7 @@ from .rulepack import CATEGORIES, RulePacks, load_rule_packs
 # it bounds time and memory on hostile input (a 10 MB page repeating one ad).
 MAX_CANDIDATES = 2000
 _PATTERN_REACH = 40  # characters around an anchor where its regex may match
-_BOUNDARY_REACH = 4  # characters of context segmented around a short term
+_BOUNDARY_REACH = 3  # characters of context segmented around a short term
 # Candidates starting in the same bucket share one context window (its edges move by at
 # most a bucket, which is small against the window), so a page repeating a term costs one
 # context computation per bucket, not per occurrence.
@@ -195,6 +195,8 @@ class Classifier:
         # refer to, blockers) and context words. Most texts have no candidate, and then the
         # far more frequent context words are never scanned for.
         standard = ahocorasick_rs.MatchKind.Standard
+        self._folded_refs = {ref: fold(ref) for rule in packs.rules
+                             for ref in [p for r in rule.requires for p in r.split("+")] + rule.excludes + rule.with_terms}
         self._literals = [lit for lit, rs in roles.items() if any(k != "group" for k, _ in rs)]
         self._roles = [[r for r in roles[lit] if r[0] != "group"] for lit in self._literals]
         self._ac = ahocorasick_rs.AhoCorasick(self._literals, matchkind=standard)
@@ -258,8 +260,8 @@ class Classifier:
                     if m.end() > m.start():
                         yield k, m
 
-    def _veto(self, rule, c: "_Candidate", t: str, text: str, norm, blocked) -> str | None:
-        """Why this term occurrence is not a use of the term, or None."""
+    def _cheap_veto(self, c: "_Candidate", t: str, text: str, norm, blocked) -> str | None:
+        """Why this term occurrence is not a use of the term (cheap checks), or None."""
         if any(bs < c.nend and c.nstart < be for bs, be in blocked):
             return "blocker word"
         matched = t[c.nstart:c.nend]
@@ -267,9 +269,14 @@ class Classifier:
             ostart, oend = norm.span(c.nstart, c.nend)
             if not self._ascii_boundary_ok(text, ostart, oend, self.folder.fold):
                 return "inside a Latin word"
-        elif rule.boundary and len(matched) <= 3 and not self._boundary_ok(t, c.nstart, c.nend):
-            return "inside another word"
         return None
+
+    def _inside_word_ok(self, rule, c: "_Candidate", t: str) -> bool:
+        """False when a short Chinese term is part of a longer ordinary word."""
+        matched = t[c.nstart:c.nend]
+        if matched.isascii() or not rule.boundary or len(matched) > 3:
+            return True
+        return self._boundary_ok(t, c.nstart, c.nend)
 
     def _context(self, lo: int, hi: int, group_what, contact_pos) -> "_Context":
         """Ad and report evidence in normalised range [lo, hi)."""
@@ -376,9 +383,10 @@ class Classifier:
                 contexts[bucket] = self._context(lo, hi, group_what, contact_pos)
             return contexts[bucket]
 
-        best: dict[str, float] = {}
-        fired: dict[str, dict[str, float]] = defaultdict(dict)
-        kept: list[_Candidate] = []
+        # Cheap checks first (blockers, Latin word edges, context conditions); the word
+        # boundary check segments text with jieba, so it runs lazily below, only for the
+        # candidates that can still decide a verdict or become a reported hit.
+        survivors: dict[str, list[tuple[float, _Candidate]]] = defaultdict(list)
         seen_spans: set[tuple[int, int, int]] = set()
         for c in cands:
             key = (c.rule_index, c.nstart, c.nend)
@@ -387,7 +395,7 @@ class Classifier:
             seen_spans.add(key)
             rule = rules[c.rule_index]
             matched = t[c.nstart:c.nend]
-            reason = self._veto(rule, c, t, text, norm, blocked)
+            reason = self._cheap_veto(c, t, text, norm, blocked)
             ctx = None
             if reason is None:
                 ctx = context(0 if whole else c.nstart // _BUCKET)
@@ -395,7 +403,7 @@ class Classifier:
                 def holds(ref: str) -> bool:
                     if ref.startswith("@"):
                         return ref[1:] in ctx.groups
-                    positions = literal_pos.get(self.folder.fold(ref), [])
+                    positions = literal_pos.get(self._folded_refs[ref], [])
                     i = bisect.bisect_left(positions, ctx.lo)
                     return i < len(positions) and positions[i] < ctx.hi
 
@@ -405,6 +413,8 @@ class Classifier:
                     reason = "with not met"
                 elif rule.excludes and any(holds(x) for x in rule.excludes):
                     reason = "excluded: " + ",".join(x for x in rule.excludes if holds(x))
+            if reason is None and notes is not None and not self._inside_word_ok(rule, c, t):
+                reason = "inside another word"
             if reason is not None:
                 if notes is not None:
                     notes.append({"rule": rule.id, "text": matched, "dropped": reason})
@@ -412,23 +422,45 @@ class Classifier:
             z = _logit(rule.weight) + ctx.ad + ctx.report
             if notes is not None:
                 notes.append({"rule": rule.id, "text": matched, "z": round(z, 3), "signals": ctx.signals})
-            kept.append(c)
-            cat = rule.category
-            best[cat] = max(best.get(cat, -99.0), z)
-            fired[cat][rule.id] = max(fired[cat].get(rule.id, -99.0), z)
+            survivors[rule.category].append((z, c))
 
-        scores = {}
-        for cat, z in best.items():
-            extra = sum(1 for v in fired[cat].values() if v > 0) - 1
-            z += min(max(extra, 0) * sc.extra_rule_bonus, sc.extra_rule_cap)
+        checked: dict[int, bool] = {}
+
+        def valid(c: _Candidate) -> bool:
+            if id(c) not in checked:
+                checked[id(c)] = self._inside_word_ok(rules[c.rule_index], c, t)
+            return checked[id(c)]
+
+        scores: dict[str, float] = {}
+        kept: list[_Candidate] = []
+        for cat, found in survivors.items():
+            found.sort(key=lambda zc: -zc[0])
+            best_z, positive_rules = None, set()
+            for z, c in found:
+                if best_z is not None and z <= 0:
+                    break  # can change neither the maximum nor the bonus
+                rule_id = rules[c.rule_index].id
+                if best_z is not None and rule_id in positive_rules:
+                    continue
+                if not valid(c):
+                    continue
+                if best_z is None:
+                    best_z = z
+                if z > 0:
+                    positive_rules.add(rule_id)
+            if best_z is None:
+                continue
+            extra = len(positive_rules) - 1
+            z = best_z + min(max(extra, 0) * sc.extra_rule_bonus, sc.extra_rule_cap)
             scores[cat] = _sigmoid(sc.scale * z + sc.offset)
+            if scores[cat] >= sc.threshold:
+                kept += [c for _, c in found if valid(c)]
         labels = [cat for cat in CATEGORIES if scores.get(cat, 0.0) >= sc.threshold]
         hits = []
         for c in kept:
             rule = rules[c.rule_index]
-            if rule.category in labels:
-                s, e = norm.span(c.nstart, c.nend)
-                hits.append(Hit(rule.id, rule.category, text[s:e], s, e))
+            s, e = norm.span(c.nstart, c.nend)
+            hits.append(Hit(rule.id, rule.category, text[s:e], s, e))
         hits = _drop_nested(hits)
         return Verdict(bool(labels), labels, max(scores.values(), default=0.0), hits,
                        found_contacts.as_dict(), scores, notes)

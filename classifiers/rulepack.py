@@ -112,35 +112,72 @@ class RulePacks:
     variants: dict[str, list[str]] = field(default_factory=dict)
 
 
+_MAX_ANCHORS = 64
+
+
+def _exact_item(op, arg) -> set[str] | None:
+    """Every string one regex item matches, when that is a small finite set."""
+    if op is sre_parse.LITERAL:
+        return {chr(arg)}
+    if op is sre_parse.IN and all(o is sre_parse.LITERAL for o, _ in arg):
+        return {chr(v) for _, v in arg}
+    if op is sre_parse.SUBPATTERN:
+        return _exact_seq(arg[-1])
+    if op is sre_parse.BRANCH:
+        out: set[str] = set()
+        for branch in arg[1]:
+            sub = _exact_seq(branch)
+            if sub is None:
+                return None
+            out |= sub
+        return out if len(out) <= _MAX_ANCHORS else None
+    return None
+
+
+def _exact_seq(parsed) -> set[str] | None:
+    out = {""}
+    for op, arg in parsed:
+        item = _exact_item(op, arg)
+        if item is None or len(out) * len(item) > _MAX_ANCHORS:
+            return None
+        out = {a + b for a in out for b in item}
+    return out
+
+
 def _literal_anchors(parsed) -> list[str] | None:
-    """Literals one of which every match of ``parsed`` contains, as long as can be found."""
+    """Literals one of which every match of ``parsed`` contains, as long as can be found.
+
+    Runs of items with a small finite set of matches combine: (查|验)(男|女) gives the four
+    anchors 查男, 查女, 验男, 验女 rather than the one-character 男 or 女, which would make
+    the regex run on almost every text.
+    """
     best: list[str] | None = None
 
-    def consider(cand: list[str] | None):
+    def consider(cand) -> None:
         nonlocal best
+        cand = sorted(cand) if cand else None
         if cand and all(cand) and (best is None or min(map(len, cand)) > min(map(len, best))):
             best = cand
 
-    run = ""
+    product = {""}
     for op, arg in parsed:
-        if op is sre_parse.LITERAL:
-            run += chr(arg)
+        item = _exact_item(op, arg)
+        if item is not None and len(product) * len(item) <= _MAX_ANCHORS:
+            product = {a + b for a in product for b in item}
             continue
-        consider([run] if run else None)
-        run = ""
+        consider(product if product != {""} else None)
+        product = item if item is not None else {""}
+        if item is not None:
+            continue
         if op is sre_parse.SUBPATTERN:
             consider(_literal_anchors(arg[-1]))
         elif op is sre_parse.BRANCH:
             branches = [_literal_anchors(b) for b in arg[1]]
             if all(branches):
-                consider([a for b in branches for a in b])
-        elif op is sre_parse.IN:
-            chars = [chr(v) for o, v in arg if o is sre_parse.LITERAL]
-            if chars and len(chars) == len(arg):
-                consider(chars)
+                consider([x for b in branches for x in b])
         elif op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT) and arg[0] >= 1:
             consider(_literal_anchors(arg[2]))
-    consider([run] if run else None)
+    consider(product if product != {""} else None)
     return best
 
 
@@ -159,7 +196,9 @@ def _compile_patterns(path, rule_id, raw, anchors_raw) -> list[Pattern]:
             parsed = sre_parse.parse(source)
         except re.error as exc:
             raise RuleError(path, rule_id, "patterns", f"bad regex {source!r}: {exc}") from None
-        anchors = anchors_raw or _literal_anchors(parsed)
+        # Derived anchors are exact; `anchors:` from the file is the fallback for regexes
+        # whose literals cannot be derived.
+        anchors = _literal_anchors(parsed) or anchors_raw
         if not anchors:
             raise RuleError(path, rule_id, "patterns",
                             f"regex {source!r} has no literal every match contains; "
