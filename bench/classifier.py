@@ -87,23 +87,25 @@ def main() -> None:
     print(f"text: {total:.1f} MB in {len(docs)} documents")
 
     classifier = Classifier.load()
-    t0 = time.perf_counter()
+    # CPU time of this process: the figure and the ratio do not depend on what else the
+    # machine is doing (wall time is printed too).
+    w0, t0 = time.perf_counter(), time.process_time()
     flagged = sum(classifier.classify(d).flagged for d in docs)
-    ours = time.perf_counter() - t0
+    ours, ours_wall = time.process_time() - t0, time.perf_counter() - w0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     import jieba
 
     jieba.initialize()
-    t0 = time.perf_counter()
+    w0, t0 = time.perf_counter(), time.process_time()
     for d in docs:
         jieba.lcut(d)
-    theirs = time.perf_counter() - t0
+    theirs, theirs_wall = time.process_time() - t0, time.perf_counter() - w0
 
     load = warm_load_seconds()
-    print(f"{'':24}{'seconds':>10}{'MB/s':>10}")
-    print(f"{'Classifier.classify':24}{ours:>10.2f}{total / ours:>10.2f}")
-    print(f"{'jieba.lcut':24}{theirs:>10.2f}{total / theirs:>10.2f}")
+    print(f"{'':24}{'CPU s':>10}{'MB/s':>10}{'wall s':>10}")
+    print(f"{'Classifier.classify':24}{ours:>10.2f}{total / ours:>10.2f}{ours_wall:>10.2f}")
+    print(f"{'jieba.lcut':24}{theirs:>10.2f}{total / theirs:>10.2f}{theirs_wall:>10.2f}")
     print(f"ratio classify/jieba: {theirs / ours:.1f}x   (target >= 7x)")
     print(f"speed: {total / ours:.2f} MB/s on one core   (target >= 5)")
     print(f"peak RSS after classifying: {rss_mb:.0f} MB   (target <= 300)")

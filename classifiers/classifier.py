@@ -31,7 +31,7 @@ _BOUNDARY_REACH = 3  # characters of context segmented around a short term
 # Candidates starting in the same bucket share one context window (its edges move by at
 # most a bucket, which is small against the window), so a page repeating a term costs one
 # context computation per bucket, not per occurrence.
-_BUCKET = 32
+_BUCKET = 64
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -81,7 +81,7 @@ class _Context:
     signals: list[str]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Candidate:
     rule_index: int
     nstart: int
@@ -176,9 +176,6 @@ class Classifier:
                 if rule.pinyin:
                     for variant in _pinyin_variants(folded):
                         add(variant, ("rule", i))
-            for ref in [p for r in rule.requires for p in r.split("+")] + rule.excludes + rule.with_terms:
-                if not ref.startswith("@"):
-                    add(ref, ("literal", fold(ref)))
             for p in rule.patterns:
                 self._pattern_list.append(("rule", i, p))
         for name, group in packs.groups.items():
@@ -191,15 +188,20 @@ class Classifier:
         for k, (_, _, p) in enumerate(self._pattern_list):
             for a in p.anchors:
                 add(a, ("anchor", k))
-        # Two automatons: what can make a candidate (rule terms, anchors, the literals rules
-        # refer to, blockers) and context words. Most texts have no candidate, and then the
+        # Two automatons: what can make a candidate (rule terms, anchors, blockers) and
+        # context words. Words a rule's `with`/`requires`/`excludes` name are looked for with
+        # str.find in the candidate's window only, since many are single characters. Most texts have no candidate, and then the
         # far more frequent context words are never scanned for.
         standard = ahocorasick_rs.MatchKind.Standard
+        self._requires = [[r.split("+") for r in rule.requires] for rule in packs.rules]
         self._folded_refs = {ref: fold(ref) for rule in packs.rules
                              for ref in [p for r in rule.requires for p in r.split("+")] + rule.excludes + rule.with_terms}
         self._literals = [lit for lit, rs in roles.items() if any(k != "group" for k, _ in rs)]
         self._roles = [[r for r in roles[lit] if r[0] != "group"] for lit in self._literals]
         self._ac = ahocorasick_rs.AhoCorasick(self._literals, matchkind=standard)
+        self._rule_roles = [[ref for k, ref in rs if k == "rule"] for rs in self._roles]
+        self._anchor_roles = [[ref for k, ref in rs if k == "anchor"] for rs in self._roles]
+        self._blocker_roles = [any(k == "blocker" for k, _ in rs) for rs in self._roles]
         group_literals = [lit for lit, rs in roles.items() if any(k == "group" for k, _ in rs)]
         self._group_of = [[ref for k, ref in roles[lit] if k == "group"] for lit in group_literals]
         self._ac_groups = ahocorasick_rs.AhoCorasick(group_literals, matchkind=standard)
@@ -232,17 +234,17 @@ class Classifier:
                 return False
         return True
 
-    @staticmethod
-    def _ascii_boundary_ok(original: str, start: int, end: int, fold) -> bool:
+    def _ascii_boundary_ok(self, original: str, start: int, end: int) -> bool:
         """A Latin code word (daiyun, vx) must not be the inside of a longer Latin word."""
-        def alnum(i):
-            return 0 <= i < len(original) and fold(original[i])[:1].isascii() and fold(original[i])[:1].isalnum()
-        first, last = fold(original[start:start + 1]), fold(original[end - 1:end])
-        if first[:1].isascii() and first[:1].isalnum() and alnum(start - 1):
-            return False
-        if last[-1:].isascii() and last[-1:].isalnum() and alnum(end):
-            return False
-        return True
+        table = self.folder.table
+
+        def latin(i: int) -> bool:
+            if not 0 <= i < len(original):
+                return False
+            ch = table.get(ord(original[i]), original[i])[:1]
+            return ch.isascii() and ch.isalnum()
+
+        return not ((latin(start) and latin(start - 1)) or (latin(end - 1) and latin(end)))
 
     def _pattern_matches(self, t: str, anchored):
         """Regex matches near their anchors: ``(pattern index, match)``."""
@@ -260,6 +262,23 @@ class Classifier:
                     if m.end() > m.start():
                         yield k, m
 
+    def _conditions(self, rule, rule_index: int, ctx: "_Context", t: str) -> str | None:
+        """Why the rule's requires / with / excludes fail in this context, or None."""
+        lo = max(0, ctx.lo)
+
+        def holds(ref: str) -> bool:
+            if ref.startswith("@"):
+                return ref[1:] in ctx.groups
+            return t.find(self._folded_refs[ref], lo, ctx.hi) >= 0
+
+        if rule.requires and not any(all(holds(part) for part in r) for r in self._requires[rule_index]):
+            return "requires not met"
+        if rule.with_terms and not any(holds(w) for w in rule.with_terms):
+            return "with not met"
+        if rule.excludes and any(holds(x) for x in rule.excludes):
+            return "excluded: " + ",".join(x for x in rule.excludes if holds(x))
+        return None
+
     def _cheap_veto(self, c: "_Candidate", t: str, text: str, norm, blocked) -> str | None:
         """Why this term occurrence is not a use of the term (cheap checks), or None."""
         if any(bs < c.nend and c.nstart < be for bs, be in blocked):
@@ -267,7 +286,7 @@ class Classifier:
         matched = t[c.nstart:c.nend]
         if matched.isascii():
             ostart, oend = norm.span(c.nstart, c.nend)
-            if not self._ascii_boundary_ok(text, ostart, oend, self.folder.fold):
+            if not self._ascii_boundary_ok(text, ostart, oend):
                 return "inside a Latin word"
         return None
 
@@ -278,8 +297,12 @@ class Classifier:
             return True
         return self._boundary_ok(t, c.nstart, c.nend)
 
-    def _context(self, lo: int, hi: int, group_what, contact_pos) -> "_Context":
-        """Ad and report evidence in normalised range [lo, hi)."""
+    def _context(self, lo: int, hi: int, found_groups, contact_pos) -> "_Context":
+        """Ad and report evidence in normalised range [lo, hi).
+
+        ``found_groups`` holds, per group present in the text, its sorted positions and the
+        matching word ids in the same order.
+        """
         sc = self.scoring
         i = bisect.bisect_left(contact_pos, lo)
         has_contact = i < len(contact_pos) and contact_pos[i] < hi
@@ -287,23 +310,21 @@ class Classifier:
         groups, signals = set(), (["contact"] if has_contact else [])
         if has_contact:
             groups.add("contact")
-        for g in self.packs.groups.values():
-            found = group_what.get(g.name)
-            if not found:
-                continue
+        repeat = sc.repeat_factor
+        for g, positions, ids in found_groups:
             if g.scope == "document":
-                n = len({w for _, w in found})
+                n = len(set(ids))
             else:
-                i = bisect.bisect_left(found, (lo, -1 << 30))
-                j = bisect.bisect_left(found, (hi, -1 << 30))
-                n = len({w for _, w in found[i:j]})
-            if not n:
-                continue
+                i = bisect.bisect_left(positions, lo)
+                j = bisect.bisect_left(positions, hi, i)
+                if i == j:
+                    continue
+                n = 1 if j - i == 1 else len(set(ids[i:j]))
             groups.add(g.name)
             signals.append(g.name if n == 1 else f"{g.name}×{n}")
             # Several different words of one kind say more than one word repeated, with
             # diminishing returns: 1, 1.5, 2 times the weight for 1, 2, 3+ words.
-            contribution = g.weight * (1 + sc.repeat_factor * (min(n, 3) - 1))
+            contribution = g.weight * (1 + repeat * (min(n, 3) - 1))
             if g.weight > 0:
                 ad += contribution
             else:
@@ -329,20 +350,17 @@ class Classifier:
         rules = self.packs.rules
         cands: list[_Candidate] = []
         group_what: dict[str, list[tuple[int, int]]] = defaultdict(list)  # (position, literal id)
-        literal_pos: dict[str, list[int]] = defaultdict(list)
         anchor_pos: dict[int, list[int]] = defaultdict(list)
         blocked: list[tuple[int, int]] = []
+        rule_roles, anchor_roles, blocker_roles = self._rule_roles, self._anchor_roles, self._blocker_roles
         for pid, s, e in self._ac.find_matches_as_indexes(t, overlapping=True):
-            for kind, ref in self._roles[pid]:
-                if kind == "rule":
-                    if len(cands) < MAX_CANDIDATES:
-                        cands.append(_Candidate(ref, s, e))
-                elif kind == "literal":
-                    literal_pos[ref].append(s)
-                elif kind == "anchor":
-                    anchor_pos[ref].append(s)
-                else:
-                    blocked.append((s, e))
+            for ref in rule_roles[pid]:
+                if len(cands) < MAX_CANDIDATES:
+                    cands.append(_Candidate(ref, s, e))
+            for ref in anchor_roles[pid]:
+                anchor_pos[ref].append(s)
+            if blocker_roles[pid]:
+                blocked.append((s, e))
         rule_patterns = [(k, ps) for k, ps in anchor_pos.items() if self._pattern_list[k][0] == "rule"]
         for k, m in self._pattern_matches(t, rule_patterns):
             if len(cands) < MAX_CANDIDATES:
@@ -365,10 +383,12 @@ class Classifier:
         group_patterns = [(k, ps) for k, ps in anchor_pos.items() if self._pattern_list[k][0] == "group"]
         for k, m in self._pattern_matches(t, group_patterns):
             group_what[self._pattern_list[k][1]].append((m.start(), -1 - k))
-        for found in group_what.values():
-            found.sort()
-        for positions in literal_pos.values():
-            positions.sort()
+        found_groups = []
+        for g in self.packs.groups.values():
+            found = group_what.get(g.name)
+            if found:
+                found.sort()
+                found_groups.append((g, [p for p, _ in found], [w for _, w in found]))
         found_contacts = contacts_mod.extract(text)
         contact_pos = sorted(norm.norm_index(sp.start) for sp in found_contacts.spans)
         sc = self.scoring
@@ -380,13 +400,14 @@ class Classifier:
             if bucket not in contexts:
                 lo, hi = (0, len(t)) if whole else (bucket * _BUCKET - sc.window,
                                                     (bucket + 1) * _BUCKET + sc.window)
-                contexts[bucket] = self._context(lo, hi, group_what, contact_pos)
+                contexts[bucket] = self._context(lo, hi, found_groups, contact_pos)
             return contexts[bucket]
 
         # Cheap checks first (blockers, Latin word edges, context conditions); the word
         # boundary check segments text with jieba, so it runs lazily below, only for the
         # candidates that can still decide a verdict or become a reported hit.
         survivors: dict[str, list[tuple[float, _Candidate]]] = defaultdict(list)
+        decided: dict[tuple[int, int], str | None] = {}
         seen_spans: set[tuple[int, int, int]] = set()
         for c in cands:
             key = (c.rule_index, c.nstart, c.nend)
@@ -398,21 +419,13 @@ class Classifier:
             reason = self._cheap_veto(c, t, text, norm, blocked)
             ctx = None
             if reason is None:
-                ctx = context(0 if whole else c.nstart // _BUCKET)
-
-                def holds(ref: str) -> bool:
-                    if ref.startswith("@"):
-                        return ref[1:] in ctx.groups
-                    positions = literal_pos.get(self._folded_refs[ref], [])
-                    i = bisect.bisect_left(positions, ctx.lo)
-                    return i < len(positions) and positions[i] < ctx.hi
-
-                if rule.requires and not any(all(holds(part) for part in r.split("+")) for r in rule.requires):
-                    reason = "requires not met"
-                elif rule.with_terms and not any(holds(w) for w in rule.with_terms):
-                    reason = "with not met"
-                elif rule.excludes and any(holds(x) for x in rule.excludes):
-                    reason = "excluded: " + ",".join(x for x in rule.excludes if holds(x))
+                bucket = 0 if whole else c.nstart // _BUCKET
+                ctx = context(bucket)
+                # The context conditions depend only on the rule and the bucket's window.
+                key = (c.rule_index, bucket)
+                if key not in decided:
+                    decided[key] = self._conditions(rule, c.rule_index, ctx, t)
+                reason = decided[key]
             if reason is None and notes is not None and not self._inside_word_ok(rule, c, t):
                 reason = "inside another word"
             if reason is not None:

@@ -196,9 +196,9 @@ def _compile_patterns(path, rule_id, raw, anchors_raw) -> list[Pattern]:
             parsed = sre_parse.parse(source)
         except re.error as exc:
             raise RuleError(path, rule_id, "patterns", f"bad regex {source!r}: {exc}") from None
-        # Derived anchors are exact; `anchors:` from the file is the fallback for regexes
-        # whose literals cannot be derived.
-        anchors = _literal_anchors(parsed) or anchors_raw
+        # `anchors:` from the file wins (its author may know longer ones); otherwise they are
+        # derived from the regex.
+        anchors = anchors_raw or _literal_anchors(parsed)
         if not anchors:
             raise RuleError(path, rule_id, "patterns",
                             f"regex {source!r} has no literal every match contains; "
