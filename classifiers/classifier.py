@@ -241,8 +241,9 @@ class Classifier:
         def latin(i: int) -> bool:
             if not 0 <= i < len(original):
                 return False
-            ch = table.get(ord(original[i]), original[i])[:1]
-            return ch.isascii() and ch.isalnum()
+            ch = table.get(ord(original[i]), original[i])[:1] or original[i]
+            # Underscores join Latin words too: daiyun in the WeChat id daiyun_home77.
+            return ch.isascii() and (ch.isalnum() or ch == "_")
 
         return not ((latin(start) and latin(start - 1)) or (latin(end - 1) and latin(end)))
 

@@ -1,7 +1,7 @@
 """Search keywords derived from the rule packs, for site-search discovery.
 
 Kept here, next to the rules, so that a new rule's terms reach site search with no second
-list to maintain: the first terms of every strong rule (weight >= 0.6), in Chinese only.
+list to maintain: the first terms of every rule, in Chinese only, strongest rules first.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ def default_keywords(rules_dir=None, per_rule: int = 4) -> list[str]:
     packs = load_rule_packs(rules_dir)
     out: list[str] = []
     for rule in sorted(packs.rules, key=lambda r: -r.weight):
-        if rule.weight < 0.6:
-            continue
+        # Weak rules' terms (试管, 出生证, 促排) are what an ad must still contain, so they
+        # find ads a site search would otherwise hide; the classifier sorts them out after.
         for term in [t for t in rule.terms if _CJK_ONLY.match(t)][:per_rule]:
             if term not in out:
                 out.append(term)

@@ -32,6 +32,7 @@ class CrawlSummary:
     errors: dict[str, int] = field(default_factory=dict)
     finish_reason: str = ""
     seconds: float = 0.0
+    robots_blocked: int = 0
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -40,12 +41,13 @@ class CrawlSummary:
 def _summary(name: str, stats: dict, seconds: float) -> CrawlSummary:
     errors = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("reprowatch/errors/")}
     for key, value in stats.items():
-        if key.startswith("downloader/exception_type_count/"):
+        # IgnoreRequest is how robots.txt and the trap guard say no; counted separately.
+        if key.startswith("downloader/exception_type_count/") and not key.endswith("IgnoreRequest"):
             errors[key.rsplit(".", 1)[-1]] = value
     return CrawlSummary(name, stats.get("reprowatch/pages", 0), stats.get("reprowatch/items", 0),
                         stats.get("reprowatch/new", 0), stats.get("reprowatch/changed", 0),
                         stats.get("reprowatch/flagged", 0), errors, stats.get("finish_reason", ""),
-                        round(seconds, 1))
+                        round(seconds, 1), stats.get("reprowatch/robots_blocked", 0))
 
 
 def run_crawls(sources: list[Source], sources_dir: str | None = None, store: str | None = None,
@@ -66,9 +68,16 @@ def run_crawls(sources: list[Source], sources_dir: str | None = None, store: str
         settings.set("REPROWATCH_SOURCES", str(sources_dir))
     if store:
         settings.set("REPROWATCH_STORE", store)
+    # The terminal shows the progress line and the summary; Scrapy's log goes to a file.
+    logs = os.path.join(str(data), "logs")
+    os.makedirs(logs, exist_ok=True)
+    settings.set("LOG_FILE", os.path.join(logs, time.strftime("crawl-%Y%m%d-%H%M%S.log")))
+    settings.set("LOG_LEVEL", os.environ.get("REPROWATCH_LOG_LEVEL", "INFO"))
     for key, value in (settings_overrides or {}).items():
         settings.set(key, value)
-    process = CrawlerProcess(settings, install_root_handler=True)
+    settings.set("LOG_INSTALL_ROOT_HANDLER", True)
+    process = CrawlerProcess(settings)
+    sys.stderr.write(f"日志: {settings.get('LOG_FILE')}\n")
     crawlers = []
     started = time.monotonic()
     jobdirs = {}

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from classifiers import Classifier
+
+
+@lru_cache(maxsize=4)
+def _classifier(rules_dir: str | None) -> Classifier:
+    # One compiled classifier per process, shared by the crawls running in it.
+    return Classifier.load(rules_dir)
 
 
 class ClassifyPipeline:
@@ -13,7 +21,7 @@ class ClassifyPipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(Classifier.load(crawler.settings.get("REPROWATCH_RULES") or None))
+        return cls(_classifier(crawler.settings.get("REPROWATCH_RULES") or None))
 
     def process_item(self, item, spider):
         verdict = self.classifier.classify(item["text"]).as_dict()

@@ -41,7 +41,7 @@ class StorePipeline:
                 self.store = None
         if self.spool is None:
             self.spool = Spool()
-        self.spool.add(dict(item))
+        self.spool.append(dict(item))
         self.stats.inc_value("reprowatch/spooled")
         return item
 
@@ -49,12 +49,14 @@ class StorePipeline:
         stats = self.stats.get_stats()
         errors = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("reprowatch/errors/")}
         for key, value in stats.items():
-            if key.startswith("downloader/exception_type_count/"):
+            if key.startswith("downloader/exception_type_count/") and not key.endswith("IgnoreRequest"):
                 errors[key.rsplit("/", 1)[1].rsplit(".", 1)[-1]] = value
         run = {"source": spider.name, "started": self.started, "finished": utc_now(),
                "pages": stats.get("reprowatch/pages", 0), "items": stats.get("reprowatch/items", 0),
                "new": stats.get("reprowatch/new", 0), "changed": stats.get("reprowatch/changed", 0),
                "flagged": stats.get("reprowatch/flagged", 0), "spooled": stats.get("reprowatch/spooled", 0),
+               "robots_blocked": stats.get("reprowatch/robots_blocked", 0),
+               "trap_dropped": stats.get("reprowatch/trap_dropped", 0),
                "errors": errors, "finish_reason": stats.get("finish_reason", "")}
         try:
             store = self.store or open_store(self.url)

@@ -252,10 +252,11 @@ def crawl(ctx, names, all_, sources_dir, as_json, quiet):
     if as_json:
         click.echo(json.dumps([s.as_dict() for s in summaries], ensure_ascii=False, indent=2))
         return
-    click.echo(f"{'来源':<24}{'页面':>6}{'条目':>6}{'新增':>6}{'更新':>6}{'违法':>6}  错误")
+    click.echo(f"{'来源':<24}{'页面':>6}{'条目':>6}{'新增':>6}{'更新':>6}{'违法':>6}{'robots':>8}  错误")
     for s in summaries:
         errors = ", ".join(f"{k}×{v}" for k, v in sorted(s.errors.items())) or "-"
-        click.echo(f"{s.source:<24}{s.pages:>8}{s.items:>8}{s.new:>8}{s.changed:>8}{s.flagged:>8}  {errors}")
+        click.echo(f"{s.source:<24}{s.pages:>8}{s.items:>8}{s.new:>8}{s.changed:>8}{s.flagged:>8}"
+                   f"{s.robots_blocked:>8}  {errors}")
 
 
 def _parse_day(value: str | None, name: str) -> str | None:

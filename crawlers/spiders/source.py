@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from urllib.parse import quote, urljoin, urlsplit
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawlers.canonical import canonical_url, item_id, site_of
@@ -89,11 +90,14 @@ class SourceSpider(scrapy.Spider):
     def on_error(self, failure):
         """Count and log failures by kind so the crawl-run record can report them."""
         stats = self.crawler.stats
+        if failure.check(IgnoreRequest) and "robots.txt" in failure.getErrorMessage():
+            # Obeying robots.txt is policy, not a failure; the count still shows in the run.
+            stats.inc_value("reprowatch/robots_blocked")
+            return
         if failure.check(HttpError):
             response = failure.value.response
             kind = f"http_{response.status}"
-            detail = response.text[:200] if hasattr(response, "text") else ""
-            self.logger.warning("%s answered HTTP %s: %s", response.url, response.status, detail)
+            self.logger.warning("%s answered HTTP %s", response.url, response.status)
         else:
             kind = type(failure.value).__name__
             self.logger.warning("%s failed: %s", failure.request.url, failure.getErrorMessage())
