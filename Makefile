@@ -30,16 +30,10 @@ $(STAMP): pyproject.toml
 
 venv: deps $(STAMP)
 
-# For now the demo classifies the bundled sample ads and look-alikes and prints each verdict
-# with its hits highlighted (exit 1 from `classify` just means "flagged").
+# One full monitoring cycle on the bundled demo sites (started and stopped by the cycle):
+# crawl every demo source into the default SQLite store, then the summary and sample searches.
 demo: venv
-	@echo "== reprowatch 演示：对样例文本逐条分类 =="
-	@while IFS= read -r line; do \
-	  [ -n "$$line" ] || continue; \
-	  $(BIN)/reprowatch classify --text "$$line"; rc=$$?; [ $$rc -le 1 ] || exit $$rc; echo; \
-	done < tests/data/samples.txt
-	@echo "== 开发语料评测 =="
-	$(BIN)/reprowatch eval tests/data/corpus_dev.jsonl
+	$(BIN)/python -m demo.cycle
 
 # pytest exits 5 when it collected no test; make treats any non-zero exit as failure, so an
 # empty run can never pass.

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from zope.interface import implementer
-from scrapy.interfaces import ISpiderLoader
-
 from crawlers.sources import load_sources
 from crawlers.spiders.source import SourceSpider
 
 
-@implementer(ISpiderLoader)
 class SourceSpiderLoader:
     """Builds one spider class per source config (folder: setting REPROWATCH_SOURCES)."""
 

@@ -85,7 +85,9 @@ class Query:
 
 @dataclass
 class SearchResult:
-    """Matching items (each with ``highlight``: snippet with hits in 【】), total and facets."""
+    """Matching items, total and facets. Each item carries ``highlight``: at most 160 characters
+    of its original text around the first query word (else the first classifier hit), with
+    the matched words in 【】."""
 
     total: int
     items: list[dict]
@@ -105,9 +107,11 @@ class Store(ABC):
 
     @abstractmethod
     def upsert(self, item: dict) -> UpsertResult:
-        """Insert a new item or update a known one (same id): last_seen always moves;
-        changed text replaces the old one, whose content hash goes to previous_hashes;
-        status, history and first_seen are kept."""
+        """Insert a new item or update a known one (same id): last_seen always moves (to the
+        item's fetched_at, never backwards); changed text replaces the old capture, whose
+        content hash goes to previous_hashes; unchanged text keeps the capture and takes only
+        the new verdict (labels, score, flagged, hits, contacts); status, history and
+        first_seen are kept. ValueError for an item without id or with a malformed time."""
 
     def bulk_upsert(self, items: list[dict], pool=None) -> list[UpsertResult]:
         """Upsert many items at once, with the same rules as :meth:`upsert`, one result each
@@ -143,6 +147,10 @@ class Store(ABC):
 
     def refresh(self) -> None:
         """Make everything written so far visible to search (a no-op where writes already are)."""
+
+    def check(self) -> None:
+        """Raise StoreError unless the store answers (a cheap read)."""
+        self.get("__reachability_check__")
 
     def close(self) -> None:
         """Release connections."""

@@ -1,0 +1,329 @@
+"""The Elasticsearch backend (official ``elasticsearch`` 9.x client, no server plugins).
+
+Two indices, created with their mappings on first use: ``<prefix>-items`` and
+``<prefix>-runs`` (prefix ``reprowatch``). Facet fields are ``keyword``s, times are ``date``s,
+and full text is searched in ``title_tokens``/``text_tokens``: the jieba tokens from
+``tokenize.py`` analysed by the built-in ``whitespace`` analyzer, so SQLite and Elasticsearch
+match the same words. The original title and text live in ``_source`` for display; the
+highlight snippet is cut from them in Python, exactly as on SQLite.
+
+Writes do not refresh (a crawl writes far more often than anyone searches; the index refreshes
+itself every second), except a review, which an officer expects to see at once. Call
+:meth:`ElasticsearchStore.refresh` when a search must see every write so far (tests).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import TransportError
+from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError as ESNotFoundError
+from elasticsearch import helpers
+
+from . import facets as facet_order
+from .highlight import snippet
+from .items import contact_values, day_of, merge, now_iso, prepare, time_bounds
+from .store import (FACETS, NotFoundError, Query, SearchResult, Store, StoreError, UpsertResult,
+                    check_transition)
+from .tokenize import TokenPool, document_tokens, query_tokens
+
+# Fields we add for indexing; never part of an item handed back.
+INTERNAL = ("title_tokens", "text_tokens", "contact_values", "day")
+FACET_SIZE = 1000  # values listed per facet (terms aggregation size)
+_CONFLICT_RETRIES = 5
+
+ITEMS_MAPPING = {
+    # Unlisted fields (hits, evidence, history, …) are kept in _source but not indexed:
+    # crawled data must not grow the mapping.
+    "dynamic": False,
+    "properties": {
+        "id": {"type": "keyword"},
+        "url": {"type": "keyword", "ignore_above": 2048},
+        "source": {"type": "keyword"},
+        "site": {"type": "keyword"},
+        "labels": {"type": "keyword"},
+        "status": {"type": "keyword"},
+        "flagged": {"type": "boolean"},
+        "score": {"type": "float"},
+        "contact_values": {"type": "keyword"},
+        "content_hash": {"type": "keyword"},
+        "cluster": {"type": "keyword"},
+        "day": {"type": "keyword"},
+        "fetched_at": {"type": "date"},
+        "first_seen": {"type": "date"},
+        "last_seen": {"type": "date"},
+        "title_tokens": {"type": "text", "analyzer": "whitespace"},
+        "text_tokens": {"type": "text", "analyzer": "whitespace"},
+    },
+}
+RUNS_MAPPING = {
+    "dynamic": False,
+    "properties": {
+        "source": {"type": "keyword"},
+        "started": {"type": "date"},
+        "finished": {"type": "date"},
+    },
+}
+_FACET_FIELDS = {"category": "labels", "site": "site", "source": "source", "status": "status", "day": "day"}
+
+
+def _public(source: dict) -> dict:
+    return {k: v for k, v in source.items() if k not in INTERNAL}
+
+
+class ElasticsearchStore(Store):
+    """The store in an Elasticsearch cluster at ``url``.
+
+    ``client_options`` go to :class:`elasticsearch.Elasticsearch` unchanged (``api_key``,
+    ``ca_certs``, ``node_class``, …).
+    """
+
+    def __init__(self, url: str, prefix: str = "reprowatch", request_timeout: float = 30.0,
+                 **client_options):
+        self.url = url.rstrip("/")
+        self.items_index = f"{prefix}-items"
+        self.runs_index = f"{prefix}-runs"
+        client_options.setdefault("request_timeout", request_timeout)
+        # The client retries a refused connection itself; a store that is down should be
+        # reported (and the crawl spooled) quickly, not after many attempts.
+        client_options.setdefault("max_retries", 1)
+        client_options.setdefault("retry_on_timeout", False)
+        try:
+            self.client = Elasticsearch(self.url, **client_options)
+        except ValueError as e:
+            raise StoreError(f"bad Elasticsearch URL {url!r}: {e}") from None
+        self._ready = False
+
+    @contextmanager
+    def _errors(self, action: str):
+        try:
+            yield
+        except TransportConnectionError as e:
+            raise StoreError(f"cannot reach Elasticsearch at {self.url} ({action}): {e.message}") from None
+        except ApiError as e:
+            raise StoreError(f"Elasticsearch at {self.url} refused {action}: {e.meta.status} {e.message}"
+                             f" {_reason(e)}".rstrip()) from None
+        except TransportError as e:
+            raise StoreError(f"Elasticsearch at {self.url}: {action} failed: {e.message}") from None
+        except helpers.BulkIndexError as e:
+            raise StoreError(f"Elasticsearch at {self.url}: {action} failed for {len(e.errors)} item(s):"
+                             f" {e.errors[:1]}") from None
+
+    def _ensure(self) -> None:
+        """Create the indices on first use (another process may be creating them too)."""
+        if self._ready:
+            return
+        with self._errors("creating indices"):
+            for index, mapping in ((self.items_index, ITEMS_MAPPING), (self.runs_index, RUNS_MAPPING)):
+                if not self.client.indices.exists(index=index):
+                    try:
+                        self.client.indices.create(index=index, mappings=mapping)
+                    except ApiError as e:
+                        if "already_exists" not in str(e):
+                            raise
+        self._ready = True
+
+    def refresh(self) -> None:
+        """Make all writes so far visible to search."""
+        self._ensure()
+        with self._errors("refresh"):
+            self.client.indices.refresh(index=[self.items_index, self.runs_index])
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self.client.close()
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _document(self, record: dict, tokens: tuple[str, str] | None, old_source: dict | None) -> dict:
+        doc = dict(record)
+        if tokens is None:
+            tokens = (old_source["title_tokens"], old_source["text_tokens"]) if old_source else document_tokens(record)
+        doc["title_tokens"], doc["text_tokens"] = tokens
+        doc["contact_values"] = contact_values(record)
+        doc["day"] = day_of(record["fetched_at"])
+        return doc
+
+    def upsert(self, item: dict) -> UpsertResult:
+        """See :meth:`Store.upsert`: get, merge, then index conditionally on the version read,
+        retrying if another writer got in between."""
+        new = prepare(item)
+        self._ensure()
+        with self._errors("upsert"):
+            for _ in range(_CONFLICT_RETRIES):
+                try:
+                    old = self.client.get(index=self.items_index, id=new["id"])
+                except ESNotFoundError:
+                    old = None
+                old_source = old["_source"] if old else None
+                record, outcome = merge(_public(old_source) if old else None, new)
+                tokens = None if outcome == "seen" else document_tokens(record)
+                doc = self._document(record, tokens, old_source)
+                try:
+                    if old is None:
+                        self.client.create(index=self.items_index, id=new["id"], document=doc)
+                    else:
+                        self.client.index(index=self.items_index, id=new["id"], document=doc,
+                                          if_seq_no=old["_seq_no"], if_primary_term=old["_primary_term"])
+                    return UpsertResult(new["id"], outcome)
+                except ConflictError:
+                    continue
+        raise StoreError(f"Elasticsearch at {self.url}: item {new['id']} kept changing under the upsert")
+
+    def bulk_upsert(self, items: list[dict], pool: TokenPool | None = None) -> list[UpsertResult]:
+        """Upsert a batch: one ``mget``, merge, tokenise what is new or changed (in ``pool``
+        when given), then ``streaming_bulk`` with retries on overload. Items another writer
+        changed meanwhile are redone one by one."""
+        now = now_iso()
+        prepared = [prepare(item, now) for item in items]
+        if not prepared:
+            return []
+        self._ensure()
+        ids = list({p["id"]: None for p in prepared})
+        with self._errors("bulk upsert"):
+            found = self.client.mget(index=self.items_index, ids=ids)["docs"]
+            stored = {d["_id"]: d for d in found if d.get("found")}
+            current = {i: _public(d["_source"]) for i, d in stored.items()}
+            results = []
+            for p in prepared:
+                record, outcome = merge(current.get(p["id"]), p)
+                current[p["id"]] = record
+                results.append(UpsertResult(p["id"], outcome))
+            retokenise = [i for i in ids if i not in stored or
+                          stored[i]["_source"].get("content_hash") != current[i]["content_hash"]]
+            records = [current[i] for i in retokenise]
+            tokens = dict(zip(retokenise, pool.map(records) if pool else [document_tokens(r) for r in records]))
+
+            def actions():
+                for item_id in ids:
+                    old = stored.get(item_id)
+                    action = {"_index": self.items_index, "_id": item_id,
+                              "_source": self._document(current[item_id], tokens.get(item_id),
+                                                        old["_source"] if old else None)}
+                    if old is None:
+                        action["_op_type"] = "create"
+                    else:
+                        action.update(if_seq_no=old["_seq_no"], if_primary_term=old["_primary_term"])
+                    yield action
+
+            conflicts, failures = [], []
+            for ok, info in helpers.streaming_bulk(self.client, actions(), chunk_size=500, max_retries=3,
+                                                   initial_backoff=1, raise_on_error=False,
+                                                   raise_on_exception=True, refresh=False):
+                if not ok:
+                    detail = next(iter(info.values()))
+                    (conflicts if detail.get("status") == 409 else failures).append(detail)
+            if failures:
+                raise helpers.BulkIndexError(f"{len(failures)} document(s) failed to index", failures)
+        # Someone else wrote these since our mget: apply ours on top of theirs, one by one.
+        redo = {d["_id"] for d in conflicts}
+        for p in prepared:
+            if p["id"] in redo:
+                self.upsert(p)
+        return results
+
+    def review(self, item_id: str, status: str, note: str = "", user: str = "") -> dict:
+        """See :meth:`Store.review`; waits for the change to be searchable."""
+        self._ensure()
+        with self._errors("review"):
+            for _ in range(_CONFLICT_RETRIES):
+                try:
+                    found = self.client.get(index=self.items_index, id=item_id)
+                except ESNotFoundError:
+                    raise NotFoundError(f"no item with id {item_id!r}") from None
+                doc = found["_source"]
+                check_transition(doc["status"], status)
+                doc["status"] = status
+                doc["history"] = list(doc.get("history") or []) + [
+                    {"at": now_iso(), "status": status, "note": note, "user": user}]
+                try:
+                    self.client.index(index=self.items_index, id=item_id, document=doc, refresh="wait_for",
+                                      if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"])
+                    return _public(doc)
+                except ConflictError:
+                    continue
+        raise StoreError(f"Elasticsearch at {self.url}: item {item_id} kept changing during review")
+
+    def record_run(self, run: dict) -> None:
+        """See :meth:`Store.record_run`."""
+        run = dict(run)
+        run.setdefault("started", now_iso())
+        self._ensure()
+        with self._errors("recording a run"):
+            self.client.index(index=self.runs_index, document=run)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def get(self, item_id: str) -> dict | None:
+        """See :meth:`Store.get`."""
+        self._ensure()
+        with self._errors("get"):
+            try:
+                return _public(self.client.get(index=self.items_index, id=item_id)["_source"])
+            except ESNotFoundError:
+                return None
+
+    def runs(self, since: str | None = None, source: str | None = None) -> list[dict]:
+        """See :meth:`Store.runs` (at most 10,000, the newest)."""
+        self._ensure()
+        filters = []
+        if since:
+            filters.append({"range": {"started": {"gte": since}}})
+        if source:
+            filters.append({"term": {"source": source}})
+        with self._errors("listing runs"):
+            found = self.client.search(index=self.runs_index, query={"bool": {"filter": filters}},
+                                       sort=[{"started": "desc"}], size=10_000)
+        return [hit["_source"] for hit in found["hits"]["hits"]]
+
+    def search(self, query: Query) -> SearchResult:
+        """See :meth:`Store.search` (pages end at Elasticsearch's 10,000-hit window)."""
+        query.check()
+        self._ensure()
+        tokens = query_tokens(query.text)
+        filters = []
+        if not query.include_all:
+            filters.append({"term": {"flagged": True}})
+        for name, field in (("category", "labels"), ("status", "status"), ("site", "site"), ("source", "source")):
+            if getattr(query, name):
+                filters.append({"term": {field: getattr(query, name)}})
+        if query.contact:
+            filters.append({"term": {"contact_values": query.contact.strip().lower()}})
+        gte, lt = time_bounds(query.since, query.until)
+        if gte is not None or lt is not None:
+            bounds = {"format": "epoch_millis"}
+            if gte is not None:
+                bounds["gte"] = gte
+            if lt is not None:
+                bounds["lt"] = lt
+            filters.append({"range": {"fetched_at": bounds}})
+        # Every query word must occur, in the title or in the text.
+        must = [{"multi_match": {"query": t, "fields": ["title_tokens^2", "text_tokens"]}} for t in tokens]
+        if query.sort == "time":
+            sort = [{"last_seen": "desc"}, {"id": "desc"}]
+        else:
+            sort = [{"score": "desc"}] + (["_score"] if tokens else []) + [{"last_seen": "desc"}, {"id": "desc"}]
+        aggs = {name: {"terms": {"field": field, "size": FACET_SIZE}} for name, field in _FACET_FIELDS.items()}
+        with self._errors("search"):
+            found = self.client.search(
+                index=self.items_index, query={"bool": {"must": must, "filter": filters}},
+                from_=query.offset, size=query.limit, sort=sort, aggs=aggs, track_total_hits=True,
+                source_excludes=list(INTERNAL[:3]))
+        items = []
+        for hit in found["hits"]["hits"]:
+            item = _public(hit["_source"])
+            item["highlight"] = snippet(item.get("text") or "", query.text, item.get("hits") or [])
+            items.append(item)
+        facets = {}
+        for name in FACETS:
+            buckets = found["aggregations"][name]["buckets"]
+            facets[name] = facet_order.ordered(name, {str(b["key"]): b["doc_count"] for b in buckets})
+        return SearchResult(total=found["hits"]["total"]["value"], items=items, facets=facets)
+
+
+def _reason(e: ApiError) -> str:
+    try:
+        return e.body["error"]["reason"]
+    except (TypeError, KeyError):
+        return ""
