@@ -232,3 +232,68 @@ def test_kill_minus_9_then_rerun_loses_and_duplicates_nothing(web, sources_dir, 
     urls = [u for (u,) in db.execute("select url from items where source='demo-classifieds'")]
     assert len(urls) == len(set(urls)) == 64
     assert not (tmp_path / "jobs" / "demo-classifieds").exists()
+
+
+def cli(cli_bin, data, *args):
+    env = dict(os.environ, REPROWATCH_DATA=str(data))
+    return subprocess.run([cli_bin, "--store", f"sqlite:///{data}/rw.db", *args], capture_output=True,
+                          text=True, env=env, timeout=60)
+
+
+def test_search_cli_flagged_only_with_facets(crawled, cli_bin):
+    proc = cli(cli_bin, crawled["data"], "search", "代孕", "--json", "--limit", "5")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["total"] > 0 and len(result["items"]) <= 5
+    assert all(i["flagged"] for i in result["items"])
+    assert all("【" in i["highlight"] for i in result["items"])
+    assert result["facets"]["category"]["surrogacy"] >= 1
+    everything = json.loads(cli(cli_bin, crawled["data"], "search", "--all", "--json", "--limit", "1").stdout)
+    flagged = json.loads(cli(cli_bin, crawled["data"], "search", "--json", "--limit", "1").stdout)
+    assert everything["total"] == len(crawled["items"]) > flagged["total"]
+    human = cli(cli_bin, crawled["data"], "search", "代孕", "--limit", "2")
+    assert "【代孕】" in human.stdout and "类别" in human.stdout
+
+
+def test_search_cli_filters_and_bad_input(crawled, cli_bin):
+    data = crawled["data"]
+    by_cat = json.loads(cli(cli_bin, data, "search", "--category", "fertility_drugs", "--json", "--limit", "50").stdout)
+    assert by_cat["total"] >= 1 and all("fertility_drugs" in i["labels"] for i in by_cat["items"])
+    by_source = json.loads(cli(cli_bin, data, "search", "--source", "demo-app", "--json").stdout)
+    assert all(i["source"] == "demo-app" for i in by_source["items"])
+    for bad in (["--since", "yesterday"], ["--category", "spam"], ["--status", "odd"]):
+        proc = cli(cli_bin, data, "search", *bad)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, bad
+    unreachable = subprocess.run([cli_bin, "--store", "http://127.0.0.1:9", "search", "代孕"],
+                                 capture_output=True, text=True, timeout=60)
+    assert unreachable.returncode == 2 and "Traceback" not in unreachable.stderr
+
+
+def test_show_cli(crawled, cli_bin):
+    item = next(i for i in crawled["items"].values() if i["flagged"])
+    proc = cli(cli_bin, crawled["data"], "show", item["id"], "--json")
+    shown = json.loads(proc.stdout)
+    assert shown["id"] == item["id"] and shown["url"] == item["url"]
+    assert set(shown) >= {"id", "url", "source", "site", "title", "text", "labels", "score", "hits", "contacts",
+                          "status", "fetched_at", "first_seen", "last_seen", "evidence"}
+    human = cli(cli_bin, crawled["data"], "show", item["id"])
+    assert "北京时间" in human.stdout and item["url"] in human.stdout
+    assert cli(cli_bin, crawled["data"], "show", "nope").returncode == 2
+
+
+def test_reposted_ads_share_a_cluster(crawled):
+    by_cluster = {}
+    for item in crawled["items"].values():
+        if item["source"] == "demo-classifieds":
+            by_cluster.setdefault(item["cluster"], []).append(item["url"])
+    assert any(len(urls) >= 2 for urls in by_cluster.values())
+
+
+def test_scrapy_crawl_command_works(web, sources_dir, tmp_path):
+    env = dict(os.environ, REPROWATCH_DATA=str(tmp_path), REPROWATCH_SOURCES=str(sources_dir),
+               REPROWATCH_STORE=f"sqlite:///{tmp_path}/rw.db")
+    proc = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "demo-hospital"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    db = sqlite3.connect(tmp_path / "rw.db")
+    assert db.execute("select count(*) from items").fetchone()[0] == 8
