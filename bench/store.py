@@ -119,6 +119,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="tokenising processes (default 2)")
     parser.add_argument("--queries", type=int, default=200, help="searches to time (default 200)")
     parser.add_argument("--keep", metavar="DIR", help="build the store in DIR and keep it")
+    parser.add_argument("--reuse", action="store_true", help="with --keep: search the store already in DIR")
     args = parser.parse_args()
 
     workdir = Path(args.keep or tempfile.mkdtemp(prefix="reprowatch-bench-"))
@@ -137,10 +138,18 @@ def main() -> None:
     jieba_rate = len(sample) / (time.perf_counter() - t)
 
     db = workdir / "bench.db"
+    contacts: list[str] = []
+    if args.reuse and args.keep and db.exists():
+        rng.seed(7)
+        for i in range(args.n):
+            item = make_item(i, rng)
+            if item["contacts"] and len(contacts) < 2000:
+                contacts.append(item["contacts"]["phones"][0])
+        search_phase(db, args, rng, contacts)
+        return
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     store = SQLiteStore(db)
-    contacts: list[str] = []
     print(f"indexing {args.n:,} items into {db} (batches of {args.batch}, {args.workers} tokenising processes)")
     t0 = time.perf_counter()
     gen_seconds = 0.0
@@ -162,9 +171,19 @@ def main() -> None:
           f"({rate / jieba_rate:.2f}x single-process jieba at {jieba_rate:,.0f} items/s); "
           f"generating them took {gen_seconds:.1f} s more; database {size_mb:,.0f} MB")
     print(f"  1M items would take {1_000_000 / rate / 60:.1f} min (target <= 10 min)")
+    store.close()
+    search_phase(db, args, rng, contacts)
+    if not args.keep:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def search_phase(db: Path, args, rng: random.Random, contacts: list[str]) -> None:
+    """Time ``args.queries`` searches on a freshly opened store."""
+    from search.sqlite_store import SQLiteStore, fts_query
+    from search.tokenize import query_tokens
 
     queries = [make_query(rng, contacts) for _ in range(args.queries)]
-    store.close()
     store = SQLiteStore(db)  # a fresh process-like start: columns load on the first search
     t = time.perf_counter()
     first = store.search(queries[0])
@@ -196,10 +215,11 @@ def main() -> None:
     if bare:
         print(f"  bare FTS5 count(*) MATCH of the same words: p50 {percentile(bare, 50):.1f} ms, "
               f"p95 {percentile(bare, 95):.1f} ms -> full search is {p95 / max(percentile(bare, 95), 1e-3):.1f}x at p95")
+    slowest = sorted(zip(timings, queries, totals), key=lambda t: t[0], reverse=True)[:3]
+    for ms, q, total in slowest:
+        shown = {k: v for k, v in vars(q).items() if v and k not in ("limit",)}
+        print(f"  slow: {ms:.1f} ms, {total:,} matches, {shown}")
     store.close()
-    if not args.keep:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import ahocorasick_rs
 
@@ -52,15 +53,25 @@ class Hit:
 
 @dataclass
 class Verdict:
-    """The result of classifying one text (DESIGN.md verdict contract)."""
+    """The result of classifying one text (DESIGN.md verdict contract).
+
+    ``contacts`` may be given as a function of no arguments: for a text without any
+    candidate hit the contacts are extracted only when someone reads them.
+    """
 
     flagged: bool
     labels: list[str]
     score: float
     hits: list[Hit]
-    contacts: dict[str, list[str]]
+    _contacts: dict[str, list[str]] | Callable[[], dict[str, list[str]]]
     scores: dict[str, float] = field(default_factory=dict)
     explain: list[dict] | None = None
+
+    @property
+    def contacts(self) -> dict[str, list[str]]:
+        if callable(self._contacts):
+            self._contacts = self._contacts()
+        return self._contacts
 
     def as_dict(self) -> dict:
         out = {"flagged": self.flagged, "labels": self.labels, "score": round(self.score, 4),
@@ -367,9 +378,7 @@ class Classifier:
             if len(cands) < MAX_CANDIDATES:
                 cands.append(_Candidate(self._pattern_list[k][1], m.start(), m.end()))
         if not cands:
-            empty.contacts = contacts_mod.extract(text).as_dict()
-            empty.explain = notes
-            return empty
+            return Verdict(False, [], 0.0, [], lambda: contacts_mod.extract(text).as_dict(), {}, notes)
         group_of = self._group_of
         # A context word inside a longer context phrase is part of that phrase: 精子库 in
         # 不走精子库 is no sign of the licensed sperm bank. Longest match wins.

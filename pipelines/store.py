@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from crawlers.canonical import canonical_url
+from crawlers.resume import mark_done
 from crawlers.spiders.source import utc_now
 from search.spool import Spool
 from search.store import StoreError, open_store
@@ -10,8 +12,9 @@ from search.store import StoreError, open_store
 class StorePipeline:
     """Upserts items into the store named by setting REPROWATCH_STORE (or the default)."""
 
-    def __init__(self, url: str | None, stats):
+    def __init__(self, url: str | None, stats, jobdir: str | None = None):
         self.url = url
+        self.jobdir = jobdir
         self.stats = stats
         self.store = None
         self.spool = None
@@ -19,7 +22,7 @@ class StorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler.settings.get("REPROWATCH_STORE") or None, crawler.stats)
+        return cls(crawler.settings.get("REPROWATCH_STORE") or None, crawler.stats, crawler.settings.get("JOBDIR"))
 
     def open_spider(self, spider):
         self.started = utc_now()
@@ -31,18 +34,22 @@ class StorePipeline:
 
     def process_item(self, item, spider):
         self.stats.inc_value("reprowatch/items")
+        stored = False
         if self.store is not None:
             try:
                 outcome = self.store.upsert(dict(item)).outcome
                 self.stats.inc_value(f"reprowatch/{outcome}")
-                return item
+                stored = True
             except StoreError as exc:
                 spider.logger.error("store failed, spooling from now on: %s", exc)
                 self.store = None
-        if self.spool is None:
-            self.spool = Spool()
-        self.spool.append(dict(item))
-        self.stats.inc_value("reprowatch/spooled")
+        if not stored:
+            if self.spool is None:
+                self.spool = Spool()
+            self.spool.append(dict(item))
+            self.stats.inc_value("reprowatch/spooled")
+        # Only now is the page safe: a resumed crawl need not fetch it again.
+        mark_done(self.jobdir, [item["url"].split("#", 1)[0], canonical_url(item.get("requested_url") or item["url"])])
         return item
 
     def close_spider(self, spider):
