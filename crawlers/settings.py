@@ -42,7 +42,9 @@ SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
 SPIDER_MIDDLEWARES = {
     "crawlers.middlewares.TrapGuardMiddleware": 900,
+    "crawlers.resume.ResumeMiddleware": 910,
 }
+DUPEFILTER_CLASS = "crawlers.resume.RunDupeFilter"
 ITEM_PIPELINES = {
     "pipelines.clean.CleanTextPipeline": 100,
     "pipelines.dedup.DedupPipeline": 200,
