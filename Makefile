@@ -7,7 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the project needs (checked with dpkg, installed with apt-get when missing).
-APT_PACKAGES ?=
+# chromium + fonts-noto-cjk: rendering and evidence screenshots of Chinese pages;
+# libpango*: WeasyPrint, which renders the 提取笔录 PDF.
+APT_PACKAGES ?= chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0
 
 .PHONY: demo test deps venv clean
 

@@ -2,7 +2,9 @@
 
 Tracking parameters are dropped (utm_*, from, spm, …), the query is sorted, scheme and
 host are lower-cased, default ports and fragments removed. Post anchors are added back by
-the spider as ``page#<element id>``, never taken from links.
+the spider as ``page#<element id>``, never taken from links. Single-page apps are the
+exception: a fragment starting with ``#/`` or ``#!`` is a client-side route (``/#/item/12``),
+a page of its own for a browser source, and :func:`canonical_route_url` keeps it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,17 @@ def canonical_url(url: str, keep_fragment: bool = False) -> str:
     rebuilt = urlunsplit((parts.scheme.lower(), host, parts.path or "/", urlencode(query),
                           parts.fragment if keep_fragment else ""))
     return canonicalize_url(rebuilt, keep_fragments=keep_fragment)
+
+
+def is_route(url: str) -> bool:
+    """True when the URL's fragment is a client-side route (``#/…`` or ``#!…``)."""
+    fragment = urlsplit(url).fragment
+    return fragment.startswith(("/", "!"))
+
+
+def canonical_route_url(url: str) -> str:
+    """The canonical URL of a page of a rendered source: client-side routes are kept."""
+    return canonical_url(url, keep_fragment=is_route(url))
 
 
 def item_id(url: str) -> str:

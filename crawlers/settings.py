@@ -13,6 +13,8 @@ REPROWATCH_SOURCES = os.environ.get("REPROWATCH_SOURCES", "sources")
 USER_AGENT = "Mozilla/5.0 (compatible; reprowatch/0.1; +违法辅助生殖广告监测系统)"
 ROBOTSTXT_OBEY = True  # per source: obey_robots
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+# Client-side routes (/#/item/12) are distinct pages of a rendered source.
+REQUEST_FINGERPRINTER_CLASS = "crawlers.fingerprint.RouteFingerprinter"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = os.environ.get("REPROWATCH_LOG_LEVEL", "WARNING")
@@ -49,8 +51,36 @@ ITEM_PIPELINES = {
     "pipelines.clean.CleanTextPipeline": 100,
     "pipelines.dedup.DedupPipeline": 200,
     "pipelines.classify.ClassifyPipeline": 300,
+    # Captures evidence of flagged items, and strips the raw response from every item.
+    "pipelines.evidence.EvidencePipeline": 800,
     "pipelines.store.StorePipeline": 900,
 }
+# Evidence capture (pipelines/evidence.py): on for every crawl; captures rendered at once.
+REPROWATCH_EVIDENCE = os.environ.get("REPROWATCH_EVIDENCE", "1") != "0"
+REPROWATCH_EVIDENCE_CONCURRENCY = 2
+# Browser rendering (`render: browser` sources only; see crawlers/browser.py). Debian's own
+# Chromium, never a Playwright download: it is patched by the distribution and has the CJK
+# fonts (fonts-noto-cjk) that Chinese pages and screenshots need.
+CHROMIUM = os.environ.get("REPROWATCH_CHROMIUM", "/usr/bin/chromium")
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_LAUNCH_OPTIONS = {
+    "executable_path": CHROMIUM,
+    "headless": True,
+    # No sandbox: crawls run as a service user inside containers where Chromium's sandbox
+    # cannot start. Everything that phones home (updates, sync, QUIC probes) is off so the
+    # only traffic is the pages we crawl.
+    "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+}
+# Pages rendered at once = BROWSER_CONTEXTS x PLAYWRIGHT_MAX_PAGES_PER_CONTEXT (8, as many as
+# CONCURRENT_REQUESTS_PER_DOMAIN): more only queues inside Chromium and costs memory.
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+BROWSER_CONTEXTS = 2
+# A context is retired after this many pages and closed when its last page closes, so a
+# months-long crawl of a leaky single-page app does not grow Chromium's memory.
+BROWSER_CONTEXT_PAGES = 100
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000  # ms; per source: browser.timeout
+
 # Trap control: a URL shape (digits and query values abstracted) that has produced this
 # many pages and no item is a calendar or session trap; its further links are dropped.
 TRAP_PAGES_WITHOUT_ITEMS = 30

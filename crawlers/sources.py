@@ -45,12 +45,26 @@ class Selectors(_Strict):
 
 
 class Browser(_Strict):
-    """Rendering options for `render: browser`."""
+    """Rendering options for `render: browser` (done by crawlers/browser.py, in this order).
+
+    ``wait_for``: CSS that must match before the page is read (on a timeout the page is read
+    as rendered and counted); ``scroll``: scroll to the bottom up to N times, or ``auto``
+    until a scroll brings nothing new; ``click``: CSS or visible text of a 加载更多 button,
+    clicked until it disappears or a click brings nothing new; ``timeout``: seconds for the
+    navigation and for each wait.
+    """
 
     wait_for: str | None = None
     scroll: int | Literal["auto"] = 0
     click: str | None = None
-    timeout: float = 30.0
+    timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("scroll")
+    @classmethod
+    def _scroll(cls, v):
+        if isinstance(v, int) and v < 0:
+            raise ValueError("a number of scrolls (0 or more) or 'auto'")
+        return v
 
 
 class Search(_Strict):

@@ -245,14 +245,8 @@ def crawl(ctx, names, all_, sources_dir, as_json, quiet):
     if unknown:
         raise InputError(f"unknown source {', '.join(unknown)}; sources in {sources_dir}: {', '.join(sorted(sources))}")
     chosen = list(sources.values()) if all_ else [sources[n] for n in names]
-    browser = [s.name for s in chosen if s.render == "browser"]
-    if browser:
-        # Rendering through Chromium is the next issue's work; say so rather than crawl an
-        # empty JavaScript shell and report "0 items" as if the source were empty.
-        click.echo(f"注意: 以下来源需要浏览器渲染（render: browser），本版本暂不支持，已跳过: {', '.join(browser)}", err=True)
-        chosen = [s for s in chosen if s.render != "browser"]
-        if not chosen:
-            raise InputError("没有可抓取的来源")
+    if any(s.render == "browser" for s in chosen):
+        _check_chromium()
     from search.store import StoreError, open_store
 
     try:
@@ -274,6 +268,15 @@ def crawl(ctx, names, all_, sources_dir, as_json, quiet):
         errors = ", ".join(f"{k}×{v}" for k, v in sorted(s.errors.items())) or "-"
         click.echo(f"{s.source:<24}{s.pages:>8}{s.items:>8}{s.new:>8}{s.changed:>8}{s.flagged:>8}"
                    f"{s.robots_blocked:>8}  {errors}")
+
+
+def _check_chromium() -> None:
+    """`render: browser` sources need Debian's Chromium; say so before anything is crawled."""
+    from crawlers.settings import CHROMIUM
+
+    if not os.access(CHROMIUM, os.X_OK):
+        raise InputError(f"浏览器渲染（render: browser）需要 Chromium，未找到 {CHROMIUM}："
+                         "请运行 make（安装 Debian 软件包 chromium fonts-noto-cjk）或设置 REPROWATCH_CHROMIUM")
 
 
 @cli.group()
@@ -410,6 +413,13 @@ def show(ctx, item_id, as_json):
         click.echo("联系方式: " + "；".join(f"{k} {', '.join(v)}" for k, v in contacts.items()))
     for event in item.get("history", []):
         click.echo(f"  {_local_time(event.get('at'))} {event.get('status')} {event.get('user', '')} {event.get('note', '')}")
+
+
+from reprowatch.evidence_cli import audit, export, verify  # noqa: E402 — they use the helpers above
+
+cli.add_command(export)
+cli.add_command(verify)
+cli.add_command(audit)
 
 
 def main() -> None:

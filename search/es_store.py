@@ -7,6 +7,10 @@ and full text is searched in ``title_tokens``/``text_tokens``: the jieba tokens 
 match the same words. The original title and text live in ``_source`` for display; the
 highlight snippet is cut from them in Python, exactly as on SQLite.
 
+The custody log (``evidence/custody.py``) is a third index, ``<prefix>-custody``, created on first
+use: one document per entry with the entry's ``seq`` as its id, so two writers racing for the
+same place in the chain cannot both win (the second ``create`` gets 409).
+
 Writes do not refresh (a crawl writes far more often than anyone searches; the index refreshes
 itself every second), except a review, which an officer expects to see at once. Call
 :meth:`ElasticsearchStore.refresh` when a search must see every write so far (tests).
@@ -65,6 +69,10 @@ RUNS_MAPPING = {
         "finished": {"type": "date"},
     },
 }
+CUSTODY_MAPPING = {
+    "dynamic": False,
+    "properties": {"seq": {"type": "long"}},
+}
 _FACET_FIELDS = {"category": "labels", "site": "site", "source": "source", "status": "status", "day": "day"}
 
 
@@ -84,6 +92,8 @@ class ElasticsearchStore(Store):
         self.url = url.rstrip("/")
         self.items_index = f"{prefix}-items"
         self.runs_index = f"{prefix}-runs"
+        self.custody_index = f"{prefix}-custody"
+        self._custody_ready = False
         client_options.setdefault("request_timeout", request_timeout)
         # The client retries a refused connection itself; a store that is down should be
         # reported (and the crawl spooled) quickly, not after many attempts.
@@ -252,6 +262,54 @@ class ElasticsearchStore(Store):
         self._ensure()
         with self._errors("recording a run"):
             self.client.index(index=self.runs_index, document=run)
+
+    # -- custody log -------------------------------------------------------------------
+
+    def _ensure_custody(self) -> None:
+        if self._custody_ready:
+            return
+        with self._errors("creating the custody index"):
+            if not self.client.indices.exists(index=self.custody_index):
+                try:
+                    self.client.indices.create(index=self.custody_index, mappings=CUSTODY_MAPPING)
+                except ApiError as e:
+                    if "already_exists" not in str(e):
+                        raise
+        self._custody_ready = True
+
+    def custody_tail(self) -> dict | None:
+        """See :meth:`Store.custody_tail`."""
+        self._ensure_custody()
+        with self._errors("reading the custody log"):
+            found = self.client.search(index=self.custody_index, sort=[{"seq": "desc"}], size=1)
+        hits = found["hits"]["hits"]
+        return {"seq": hits[0]["_source"]["seq"], "doc": hits[0]["_source"]["doc"]} if hits else None
+
+    def custody_add(self, seq: int, doc: str) -> bool:
+        """See :meth:`Store.custody_add`; visible to the next tail read at once."""
+        self._ensure_custody()
+        with self._errors("appending to the custody log"):
+            try:
+                self.client.create(index=self.custody_index, id=str(seq), document={"seq": seq, "doc": doc},
+                                   refresh="wait_for")
+            except ConflictError:
+                return False
+        return True
+
+    def custody_entries(self, after: int = 0):
+        """See :meth:`Store.custody_entries` (pages of 1,000, each starting past the last seq read)."""
+        self._ensure_custody()
+        last = after
+        while True:
+            with self._errors("reading the custody log"):
+                found = self.client.search(index=self.custody_index, query={"range": {"seq": {"gt": last}}},
+                                           sort=[{"seq": "asc"}], size=1000)
+            hits = found["hits"]["hits"]
+            if not hits:
+                return
+            for hit in hits:
+                yield {"seq": hit["_source"]["seq"], "doc": hit["_source"]["doc"]}
+            last = hits[-1]["_source"]["seq"]
 
     # -- reading -----------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ Tables (schema version in ``PRAGMA user_version``):
 - ``items_fts``: FTS5 over the jieba tokens of title and text (``tokenize.py``), split again by
   ``unicode61`` on the spaces; its rowid is the item's rowid.
 - ``runs``: crawl-run records.
+- ``custody``: the append-only, hash-chained custody log (``evidence/custody.py``), created on
+  first use; triggers refuse UPDATE and DELETE, and the hash chain exposes whoever drops them.
 
 The file is in WAL mode, so the web UI reads while a crawler writes. Each thread gets its own
 connection; writes are transactions (``BEGIN IMMEDIATE``) that other processes wait for.
@@ -79,6 +81,14 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_started ON runs (started);
 CREATE INDEX runs_source_started ON runs (source, started);
+"""
+
+CUSTODY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS custody (seq INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS custody_no_update BEFORE UPDATE ON custody
+    BEGIN SELECT RAISE(ABORT, 'the custody log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS custody_no_delete BEFORE DELETE ON custody
+    BEGIN SELECT RAISE(ABORT, 'the custody log is append-only'); END;
 """
 
 _JSON = ("labels", "hits", "contacts", "previous_hashes", "evidence", "history")
@@ -354,6 +364,55 @@ class SQLiteStore(Store):
         with self._errors("recording a run"), self._transaction(conn):
             conn.execute("INSERT INTO runs (source, started, finished, doc) VALUES (?, ?, ?, ?)",
                          (run.get("source"), run["started"], run.get("finished"), _dumps(run)))
+
+    # -- custody log -------------------------------------------------------------------
+
+    def _custody_conn(self) -> sqlite3.Connection:
+        conn = self._conn()
+        if not getattr(self._local, "custody_ready", False):
+            # A table added after schema version 1, so created here rather than by a migration;
+            # IF NOT EXISTS makes it a read once it exists.
+            with self._errors("creating the custody log"):
+                exists = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'custody_no_delete'").fetchone()[0]
+                if not exists:
+                    with self._transaction(conn):
+                        for statement in CUSTODY_SCHEMA.split(";\n"):
+                            if statement.strip():
+                                conn.execute(statement)
+            self._local.custody_ready = True
+        return conn
+
+    def custody_tail(self) -> dict | None:
+        """See :meth:`Store.custody_tail`."""
+        conn = self._custody_conn()
+        with self._errors("reading the custody log"):
+            row = conn.execute("SELECT seq, doc FROM custody ORDER BY seq DESC LIMIT 1").fetchone()
+        return {"seq": row[0], "doc": row[1]} if row else None
+
+    def custody_add(self, seq: int, doc: str) -> bool:
+        """See :meth:`Store.custody_add`."""
+        conn = self._custody_conn()
+        with self._errors("appending to the custody log"):
+            try:
+                with self._transaction(conn):
+                    conn.execute("INSERT INTO custody (seq, doc) VALUES (?, ?)", (seq, doc))
+            except sqlite3.IntegrityError:
+                return False
+        return True
+
+    def custody_entries(self, after: int = 0):
+        """See :meth:`Store.custody_entries`."""
+        conn = self._custody_conn()
+        last = after
+        while True:
+            with self._errors("reading the custody log"):
+                rows = conn.execute("SELECT seq, doc FROM custody WHERE seq > ? ORDER BY seq LIMIT 1000",
+                                    (last,)).fetchall()
+            if not rows:
+                return
+            for seq, doc in rows:
+                yield {"seq": seq, "doc": doc}
+            last = rows[-1][0]
 
     # -- reading -----------------------------------------------------------------------
 

@@ -145,6 +145,21 @@ class Store(ABC):
     def runs(self, since: str | None = None, source: str | None = None) -> list[dict]:
         """Crawl-run records, newest first."""
 
+    # -- custody log (evidence/custody.py builds and checks the hash chain) ------------
+
+    @abstractmethod
+    def custody_tail(self) -> dict | None:
+        """The custody-log entry with the highest ``seq`` (as ``{"seq", "doc"}``), or None."""
+
+    @abstractmethod
+    def custody_add(self, seq: int, doc: str) -> bool:
+        """Append entry ``seq`` (its canonical JSON ``doc``); False, writing nothing, when that
+        ``seq`` is already taken (another writer got there first: re-read the tail and retry)."""
+
+    @abstractmethod
+    def custody_entries(self, after: int = 0):
+        """Iterate the custody log from ``seq`` > ``after`` in ``seq`` order, as ``{"seq", "doc"}``."""
+
     def refresh(self) -> None:
         """Make everything written so far visible to search (a no-op where writes already are)."""
 

@@ -15,11 +15,11 @@ import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from crawlers.canonical import canonical_url, item_id, site_of
+from crawlers.canonical import canonical_route_url, canonical_url, is_route, item_id, site_of
 from crawlers.extract import decode_body, extract_page, extract_posts, find_date
-from crawlers.sources import Source
+from crawlers.sources import Browser, Source
 
-_HREF_SKIP = re.compile(r"^(javascript:|mailto:|tel:|data:|#)", re.IGNORECASE)
+_HREF_SKIP = re.compile(r"^(javascript:|mailto:|tel:|data:)", re.IGNORECASE)
 
 
 def utc_now() -> str:
@@ -40,6 +40,11 @@ def search_keywords(source: Source) -> list[str]:
         return [line.strip() for line in fh if line.strip() and not line.startswith("#")]
 
 
+def _renders(source: Source) -> bool:
+    """True for sources whose pages are rendered in Chromium."""
+    return source.render == "browser" and source.type == "html"
+
+
 class SourceSpider(scrapy.Spider):
     """Crawls one source (html static/browser or JSON api) as its config says."""
 
@@ -49,13 +54,17 @@ class SourceSpider(scrapy.Spider):
     @classmethod
     def for_source(cls, source: Source) -> type["SourceSpider"]:
         """A spider class named after the source, as `scrapy crawl <source-name>` needs."""
+        settings = {
+            "ROBOTSTXT_OBEY": source.obey_robots,
+            "DEPTH_LIMIT": source.max_depth,
+            "CLOSESPIDER_PAGECOUNT": source.max_pages,
+        }
+        if _renders(source):
+            from crawlers.browser import spider_settings
+
+            settings.update(spider_settings())
         return type(f"Spider_{source.name.replace('-', '_')}", (cls,), {
-            "name": source.name, "source": source,
-            "custom_settings": {
-                "ROBOTSTXT_OBEY": source.obey_robots,
-                "DEPTH_LIMIT": source.max_depth,
-                "CLOSESPIDER_PAGECOUNT": source.max_pages,
-            },
+            "name": source.name, "source": source, "custom_settings": settings,
         })
 
     def __init__(self, *args, **kwargs):
@@ -63,6 +72,9 @@ class SourceSpider(scrapy.Spider):
         self.allowed_domains = [d.split(":")[0] for d in self.source.allowed_domains] or None
         self._follow = self.source.follow_res
         self._items = self.source.item_res
+        self._browser = (self.source.browser or Browser()).model_dump() if _renders(self.source) else None
+        # Rendered sources keep client-side routes (/#/item/12) as pages of their own.
+        self._canonical = canonical_route_url if self._browser else canonical_url
         self._search_page = None
         if self.source.search:
             parts = urlsplit(self.source.search.url.replace("{keyword}", "x"))
@@ -71,7 +83,14 @@ class SourceSpider(scrapy.Spider):
     # -- requests -------------------------------------------------------------------------
 
     def _request(self, url: str, callback=None, **meta) -> scrapy.Request:
-        return scrapy.Request(url, callback=callback or self.parse, errback=self.on_error,
+        callback = callback or self.parse
+        errback = self.on_error
+        if self._browser and callback == self.parse:
+            from crawlers.browser import request_meta
+
+            meta = {**request_meta(self._browser), **meta}
+            callback, errback = self.parse_rendered, self.on_render_error
+        return scrapy.Request(url, callback=callback, errback=errback,
                               headers=self.source.headers or None, meta=meta)
 
     async def start(self):
@@ -103,6 +122,34 @@ class SourceSpider(scrapy.Spider):
             self.logger.warning("%s failed: %s", failure.request.url, failure.getErrorMessage())
         stats.inc_value(f"reprowatch/errors/{kind}")
 
+    # -- browser --------------------------------------------------------------------------
+
+    async def parse_rendered(self, response):
+        """A page Chromium rendered: close the page, then parse its DOM like any page."""
+        page = response.meta.pop("playwright_page", None)
+        if page is not None:
+            await page.close()
+        methods = response.meta.get("playwright_page_methods") or []
+        done = methods[0].result if methods else None
+        if isinstance(done, dict):
+            stats = self.crawler.stats
+            stats.inc_value("reprowatch/browser/pages")
+            stats.inc_value("reprowatch/browser/clicks", done["clicks"])
+            stats.inc_value("reprowatch/browser/scrolls", done["scrolls"])
+            if done["wait_for"] == "timeout":
+                stats.inc_value("reprowatch/browser/wait_for_timeout")
+                self.logger.warning("%s: %r never appeared; parsed as rendered", response.url,
+                                    self.source.browser.wait_for)
+        for out in self.parse(response):
+            yield out
+
+    async def on_render_error(self, failure):
+        """A failed render: close its page if still open, then count the failure."""
+        page = failure.request.meta.pop("playwright_page", None)
+        if page is not None and not page.is_closed():
+            await page.close()
+        self.on_error(failure)
+
     # -- html -----------------------------------------------------------------------------
 
     def _is_item(self, url: str) -> bool:
@@ -127,7 +174,8 @@ class SourceSpider(scrapy.Spider):
         page_url = self._canonical_of(html, url)
         base = {"source": self.source.name, "site": site_of(page_url), "fetched_at": fetched,
                 "http_status": response.status, "encoding": encoding,
-                "requested_url": response.request.meta.get("redirect_urls", [response.url])[0]}
+                "requested_url": response.request.meta.get("redirect_urls", [response.url])[0],
+                **response_evidence(response, "document")}
         if self.source.selectors.post:
             for anchor, ex in extract_posts(html, self.source.selectors.post, self.source.selectors):
                 post_url = f"{page_url}#{anchor}"
@@ -140,6 +188,9 @@ class SourceSpider(scrapy.Spider):
 
     def _canonical_of(self, html: str, url: str) -> str:
         """The page's own canonical URL when it names one on the same site, else ours."""
+        if self._browser and is_route(url):
+            # A single-page app's shell names one canonical URL for all its routes.
+            return self._canonical(url)
         m = re.search(r"""<link[^>]+rel=["']?canonical["']?[^>]*>""", html[:20000], re.IGNORECASE)
         if m:
             href = re.search(r"""href=["']?([^"'\s>]+)""", m.group(0))
@@ -147,7 +198,7 @@ class SourceSpider(scrapy.Spider):
                 declared = canonical_url(urljoin(url, href.group(1)))
                 if site_of(declared) == site_of(url):
                     return declared
-        return canonical_url(url)
+        return self._canonical(url)
 
     def _links(self, response, html: str, url: str):
         sel = scrapy.Selector(text=html)
@@ -157,7 +208,9 @@ class SourceSpider(scrapy.Spider):
             href = href.strip()
             if not href or _HREF_SKIP.match(href):
                 continue
-            target = canonical_url(urljoin(base, href))
+            if href.startswith("#") and not (self._browser and is_route(href)):
+                continue  # an anchor on the same page
+            target = self._canonical(urljoin(base, href))
             if urlsplit(target).scheme not in ("http", "https"):
                 continue
             parts = urlsplit(target)
@@ -213,8 +266,33 @@ class SourceSpider(scrapy.Spider):
             yield {"id": item_id(url), "url": url, "source": self.source.name, "site": site_of(url),
                    "title": title[:300], "text": text, "published": published, "fetched_at": fetched,
                    "http_status": response.status, "api_id": ident,
-                   "requested_url": response.url}
+                   "requested_url": response.url, **response_evidence(response, "api")}
         if api.next:
             nxt = jmespath.search(api.next, data)
             if nxt:
                 yield self._request(api.next_url.replace("{next}", quote(str(nxt), safe="")), self.parse_api)
+
+
+# -- evidence capture (issue 5) ---------------------------------------------------------------
+# The evidence pipeline (pipelines/evidence.py) needs the exchange an item came from, exactly
+# as received; it removes this field from every item before anything is stored.
+
+def _header_pairs(headers) -> list[tuple[str, str]]:
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, values in headers.items() for v in values]
+
+
+def response_evidence(response, kind: str) -> dict:
+    """``{"_response": …}``: body, headers, status, redirect hops, server IP and TLS certificate
+    of ``response``; ``kind`` is ``document`` (the item's own page) or ``api`` (a JSON listing)."""
+    request = response.request
+    meta = request.meta
+    hops = [{"url": url, "status": reason} for url, reason in
+            zip(meta.get("redirect_urls", []), meta.get("redirect_reasons", []))]
+    certificate = getattr(response, "certificate", None)
+    return {"_response": {
+        "kind": "browser" if meta.get("playwright") else kind,
+        "url": response.url, "status": response.status, "headers": _header_pairs(response.headers),
+        "body": response.body, "method": request.method, "request_headers": _header_pairs(request.headers),
+        "redirects": hops, "ip": str(response.ip_address) if response.ip_address else None,
+        "protocol": response.protocol, "certificate": certificate.dump() if certificate else None,
+    }}

@@ -1,0 +1,202 @@
+"""Rendering `render: browser` sources for real: Debian's Chromium, the demo JS-only app.
+
+The 宝妈圈 app (demo/sites/jsapp.py) serves an empty shell; cards come from /api/list?page=N
+behind a 加载更多 button and details render client-side at /#/item/<id>. One crawl of its
+source, with the real CLI into a temporary SQLite store, runs once for the module (about
+10 s); the tests then check what the server saw and what the store holds.
+"""
+
+import json
+import math
+import os
+import re
+import sqlite3
+import subprocess
+
+import pytest
+import scrapy
+
+from conftest import ROOT
+from crawlers.canonical import canonical_route_url, canonical_url
+from crawlers.fingerprint import RouteFingerprinter
+from demo.content_files import load
+from demo.server import start_demo_sites
+
+TRUTH = json.loads((ROOT / "demo" / "content" / "truth.json").read_text(encoding="utf-8"))
+JSAPP = [e for e in TRUTH["items"] if e["reached_by"] == "browser"]
+CONTENT = load("jsapp")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def rewrite_ports(text: str, urls: dict[str, str]) -> str:
+    """Demo URLs written for base port 8101 → the ports this test's web listens on."""
+    for name, old in TRUTH["sites"].items():
+        text = text.replace(old, urls[name])
+    return text
+
+
+@pytest.fixture(scope="module")
+def web():
+    w = start_demo_sites(base_port=0)
+    yield w
+    w.stop()
+
+
+@pytest.fixture(scope="module")
+def sources_dir(web, tmp_path_factory):
+    path = tmp_path_factory.mktemp("sources")
+    src = ROOT / "sources" / "demo-jsapp.yaml"
+    (path / src.name).write_text(rewrite_ports(src.read_text(encoding="utf-8"), web.urls), encoding="utf-8")
+    return path
+
+
+def crawl(cli_bin, sources_dir, data, env=None):
+    env = dict(os.environ, REPROWATCH_DATA=str(data), **(env or {}))
+    return subprocess.run([cli_bin, "--store", f"sqlite:///{data}/rw.db", "crawl", "demo-jsapp",
+                           "--sources", str(sources_dir), "--json", "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def crawled(web, sources_dir, cli_bin, tmp_path_factory):
+    data = tmp_path_factory.mktemp("browser-data")
+    before = len(web.requests)
+    proc = crawl(cli_bin, sources_dir, data)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    db = sqlite3.connect(data / "rw.db")
+    db.row_factory = sqlite3.Row
+    items = {r["url"]: dict(r) for r in db.execute("select * from items")}
+    return {"summary": json.loads(proc.stdout)[0], "items": items,
+            "requests": [r for r in web.requests.snapshot()[before:] if r.site == "jsapp"]}
+
+
+def truth_url(entry, web) -> str:
+    return canonical_url(rewrite_ports(entry["url"], web.urls), keep_fragment=True)
+
+
+def test_every_item_of_the_js_only_app_is_stored(crawled, web):
+    items = crawled["items"]
+    assert len(JSAPP) == len(CONTENT["items"]) == 24
+    missing = [e["url"] for e in JSAPP if truth_url(e, web) not in items]
+    assert not missing
+    assert len(items) == 24 and all(i["source"] == "demo-jsapp" for i in items.values())
+    summary = crawled["summary"]
+    assert summary["items"] == 24 and summary["pages"] == 25 and summary["errors"] == {}
+
+
+def test_item_text_is_the_rendered_dom(crawled, web):
+    by_id = {i["id"]: i for i in CONTENT["items"]}
+    for entry in JSAPP:
+        item = crawled["items"][truth_url(entry, web)]
+        source = by_id[int(entry["path"].rsplit("/", 1)[1])]
+        assert CJK.search(item["text"]), item["url"]
+        assert item["title"] == source["title"]
+        assert source["body"] in item["text"]
+        if source["contact"]:
+            assert source["contact"] in item["text"]
+        assert item["published"].startswith(source["time"].replace(" ", "T"))
+
+
+def test_ads_are_flagged_as_the_truth_says(crawled, web):
+    wrong = [(e["url"], e["ad"]) for e in JSAPP if bool(crawled["items"][truth_url(e, web)]["flagged"]) != e["ad"]]
+    assert not wrong
+    for entry in JSAPP:
+        item = crawled["items"][truth_url(entry, web)]
+        assert set(entry["labels"]) <= set(json.loads(item["labels"])), entry["url"]
+
+
+def test_load_more_was_clicked_until_the_last_page(crawled):
+    pages = math.ceil(len(CONTENT["items"]) / CONTENT["per_page"])
+    paths = [r.path for r in crawled["requests"]]
+    for n in range(1, pages + 1):
+        assert f"/api/list?page={n}" in paths, n
+    assert f"/api/list?page={pages + 1}" not in paths
+    # The list is rendered once: detail routes do not load the list again.
+    assert paths.count("/api/list?page=1") == 1
+
+
+def test_detail_routes_are_rendered_pages_with_their_hash_url(crawled, web):
+    details = [u for u in crawled["items"] if re.search(r"/#/item/\d+$", u)]
+    assert len(details) == 24
+    assert all(u.startswith(web.urls["jsapp"] + "/#/item/") for u in details)
+    paths = [r.path for r in crawled["requests"]]
+    assert all(paths.count(f"/api/item/{i['id']}") == 1 for i in CONTENT["items"])
+    ids = [i["id"] for i in crawled["items"].values()]
+    assert len(set(ids)) == 24
+
+
+def test_robots_txt_is_fetched_and_private_pages_are_not(crawled):
+    paths = [r.path for r in crawled["requests"]]
+    assert paths.count("/robots.txt") == 1
+    assert not [p for p in paths if p.startswith("/private/")]
+
+
+def test_missing_chromium_is_a_clear_error(web, sources_dir, cli_bin, tmp_path):
+    before = len(web.requests)
+    proc = crawl(cli_bin, sources_dir, tmp_path, env={"REPROWATCH_CHROMIUM": str(tmp_path / "no-chromium")})
+    assert proc.returncode == 2
+    assert "Chromium" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(web.requests) == before
+
+
+def test_routes_are_pages_and_anchors_are_not():
+    base = "http://127.0.0.1:8106/"
+    assert canonical_route_url(base + "#/item/12") == base + "#/item/12"
+    assert canonical_route_url(base + "?b=2&a=1#!/item/3") == base + "?a=1&b=2#!/item/3"
+    assert canonical_route_url(base + "post/1.html#comments") == base + "post/1.html"
+    fp = RouteFingerprinter().fingerprint
+    assert fp(scrapy.Request(base + "#/item/1")) != fp(scrapy.Request(base + "#/item/2"))
+    assert fp(scrapy.Request(base + "#/item/1")) != fp(scrapy.Request(base))
+    assert fp(scrapy.Request(base + "#top")) == fp(scrapy.Request(base))
+
+
+FEED = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body style="margin:0">
+<div id="feed"></div><button class="more" type="button">加载更多</button>
+<script>
+  var feed = document.getElementById('feed'), batches = 0;
+  function add(n) { for (var i = 0; i < n; i++) { var d = document.createElement('div');
+    d.className = 'post'; d.style.height = '300px'; d.textContent = '帖子 ' + feed.children.length;
+    feed.appendChild(d); } }
+  add(5);
+  window.addEventListener('scroll', function () {
+    if (batches < 4 && innerHeight + scrollY >= document.body.scrollHeight - 10) {
+      batches++; setTimeout(function () { add(5); }, 50); } });
+  var clicks = 0, more = document.querySelector('.more');
+  more.addEventListener('click', function () { clicks++; setTimeout(function () {
+    add(1); if (clicks === 3) { more.remove(); } }, 50); });
+</script></body></html>"""
+
+
+def _render(options: dict, html: str = FEED) -> tuple[dict, int]:
+    """Render ``html`` in Chromium with our render step; what it did and the posts shown."""
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    from crawlers.browser import render
+    from crawlers.settings import PLAYWRIGHT_LAUNCH_OPTIONS
+
+    async def go():
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(**PLAYWRIGHT_LAUNCH_OPTIONS)
+            try:
+                page = await browser.new_page()
+                await page.set_content(html)
+                done = await render(page, {"wait_for": None, "scroll": 0, "click": None, "timeout": 5.0,
+                                           **options})
+                return done, await page.locator(".post").count()
+            finally:
+                await browser.close()
+
+    return asyncio.run(go())
+
+
+def test_render_scrolls_until_nothing_new_and_clicks_by_css():
+    done, posts = _render({"wait_for": ".post", "scroll": "auto", "click": "button.more"})
+    assert done == {"wait_for": "ok", "scrolls": 5, "clicks": 3}  # 4 loading scrolls + 1 that brought nothing
+    assert posts == 5 + 4 * 5 + 3
+
+
+def test_render_scroll_count_and_wait_for_timeout():
+    done, posts = _render({"wait_for": ".never", "scroll": 2, "timeout": 0.5})
+    assert done["wait_for"] == "timeout" and done["scrolls"] == 2 and posts == 15
