@@ -9,6 +9,29 @@ from evidence.capture import DEFAULT_CHROMIUM, Renderer, capture
 from reprowatch.paths import data_dir
 from search.store import StoreError, open_store
 
+# One Chromium per process, shared by the crawls running in it (`crawl --all` runs every source
+# in one process): a Chromium per source would multiply memory, and the concurrency bound
+# would no longer bound anything.
+_RENDERERS: dict[tuple, list] = {}
+
+
+def _acquire(key: tuple, **options) -> Renderer:
+    entry = _RENDERERS.get(key)
+    if entry is None:
+        entry = _RENDERERS[key] = [Renderer(**options), 0]
+    entry[1] += 1
+    return entry[0]
+
+
+async def _release(key: tuple) -> None:
+    entry = _RENDERERS.get(key)
+    if entry is None:
+        return
+    entry[1] -= 1
+    if entry[1] <= 0:
+        del _RENDERERS[key]
+        await entry[0].close()
+
 
 class EvidencePipeline:
     """Captures a flagged item's page into ``data/evidence/<id>/<time>/``, sets
@@ -19,7 +42,7 @@ class EvidencePipeline:
     keeps a record's evidence while its text is unchanged, and a new capture of unchanged text
     would only fill the disk. Settings: ``REPROWATCH_EVIDENCE`` (default on),
     ``CHROMIUM`` (default /usr/bin/chromium), ``REPROWATCH_EVIDENCE_CONCURRENCY`` (pages
-    rendered at once, default 2).
+    rendered at once in this process, default 2).
     """
 
     def __init__(self, crawler, enabled: bool, chromium: str, concurrency: int, store_url: str | None):
@@ -27,8 +50,11 @@ class EvidencePipeline:
         self.stats = crawler.stats
         self.enabled = enabled
         self.store_url = store_url
-        self.renderer = Renderer(chromium, concurrency, timeout=crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 30),
-                                 user_agent=crawler.settings.get("USER_AGENT"))
+        self.renderer_options = {"executable": chromium, "concurrency": concurrency,
+                                 "timeout": crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 30),
+                                 "user_agent": crawler.settings.get("USER_AGENT")}
+        self.renderer_key = tuple(self.renderer_options.values())
+        self.renderer: Renderer | None = None
         self.store = None
         self.data = None
 
@@ -42,6 +68,7 @@ class EvidencePipeline:
         self.data = data_dir()
         if not self.enabled:
             return
+        self.renderer = _acquire(self.renderer_key, **self.renderer_options)
         try:
             self.store = open_store(self.store_url)
         except StoreError as exc:
@@ -90,6 +117,7 @@ class EvidencePipeline:
             self.crawler.spider.logger.error("evidence: custody log not written: %s", exc)
 
     async def close_spider(self):
-        await self.renderer.close()
+        if self.renderer is not None:
+            await _release(self.renderer_key)
         if self.store is not None:
             self.store.close()
