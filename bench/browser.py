@@ -14,7 +14,8 @@ text and no links. Then the same pages are crawled twice, each in a fresh subpro
       as sources/demo-jsapp.yaml does — ``--auto-extract`` uses the automatic main-text
       extraction instead), with the project's settings — contexts and pages bounded, pages
       closed after use, contexts recycled — and every pipeline (dedup, classification,
-      SQLite store);
+      SQLite store) except evidence capture of flagged items (``REPROWATCH_EVIDENCE=0``;
+      bench/evidence.py measures that);
   (b) the baseline: a minimal spider on plain scrapy-playwright (its defaults, the same
       Chromium and launch flags) that requests every page URL with ``playwright: True``
       and yields nothing.
@@ -249,7 +250,7 @@ def main() -> int:
                       selectors="{}" if opts.auto_extract else "{title: h1, text: '#app .text'}"),
         encoding="utf-8")
     (work / "plain.py").write_text(BASELINE % {"launch": PLAYWRIGHT_LAUNCH_OPTIONS}, encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(ROOT), REPROWATCH_DATA=str(work / "data"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), REPROWATCH_DATA=str(work / "data"), REPROWATCH_EVIDENCE="0")
     print(f"site: {opts.pages} JS-rendered pages at {site.base}/p/0, "
           f"{os.cpu_count()} CPUs, Chromium {PLAYWRIGHT_LAUNCH_OPTIONS['executable_path']}", flush=True)
 

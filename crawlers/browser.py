@@ -5,7 +5,8 @@ static source keep Scrapy's own downloader, and static crawls never start a brow
 handler is installed only in browser sources' crawlers, see :func:`spider_settings`).
 
 Memory is the constraint on long crawls: Chromium keeps caches, JS heaps and history per
-browser context, so pages are spread over a few contexts, each retired after
+browser context, so pages are rendered in ``BROWSER_CONTEXTS`` contexts (one by default) of
+at most ``PLAYWRIGHT_MAX_PAGES_PER_CONTEXT`` pages, each context retired after
 ``BROWSER_CONTEXT_PAGES`` pages and closed as soon as its last page is closed
 (:class:`BrowserContextMiddleware`); pages are closed by the spider right after use.
 """
@@ -262,7 +263,7 @@ class BrowserContextMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler):
-        contexts = crawler.settings.getint("BROWSER_CONTEXTS", 2)
+        contexts = crawler.settings.getint("BROWSER_CONTEXTS", 1)
         pages = crawler.settings.getint("BROWSER_CONTEXT_PAGES", 100)
         if contexts <= 0 or pages <= 0:
             raise NotConfigured

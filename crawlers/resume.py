@@ -16,7 +16,7 @@ from pathlib import Path
 import scrapy
 from scrapy.dupefilters import RFPDupeFilter
 
-from crawlers.canonical import canonical_url
+from crawlers.canonical import canonical_route_url
 
 DONE_FILE = "done.txt"
 
@@ -57,7 +57,8 @@ class ResumeMiddleware:
     def _keep(self, out, spider) -> bool:
         if not self.done or not isinstance(out, scrapy.Request):
             return True
-        url = canonical_url(out.url)
+        # Route fragments (/#/item/12) name pages of rendered sources; static links have none.
+        url = canonical_route_url(out.url)
         is_item = getattr(spider, "_is_item", lambda u: False)
         is_follow = getattr(spider, "_is_follow", lambda u: False)
         # A page that is also a list (forum thread pages) is fetched again for its links.

@@ -73,9 +73,11 @@ PLAYWRIGHT_LAUNCH_OPTIONS = {
              "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 }
 # Pages rendered at once = BROWSER_CONTEXTS x PLAYWRIGHT_MAX_PAGES_PER_CONTEXT (8, as many as
-# CONCURRENT_REQUESTS_PER_DOMAIN): more only queues inside Chromium and costs memory.
-PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
-BROWSER_CONTEXTS = 2
+# CONCURRENT_REQUESTS_PER_DOMAIN): more only queues inside Chromium and costs memory. One
+# context at a time: pages of different contexts cannot share renderer processes, and two
+# contexts of 4 pages rendered ~15% slower than one of 8 (bench/browser.py).
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 8
+BROWSER_CONTEXTS = 1
 # A context is retired after this many pages and closed when its last page closes, so a
 # months-long crawl of a leaky single-page app does not grow Chromium's memory.
 BROWSER_CONTEXT_PAGES = 100

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawlers.canonical import canonical_url
+from crawlers.canonical import canonical_route_url, is_route
 from crawlers.resume import mark_done
 from crawlers.spiders.source import utc_now
 from search.spool import Spool
@@ -49,7 +49,9 @@ class StorePipeline:
             self.spool.append(dict(item))
             self.stats.inc_value("reprowatch/spooled")
         # Only now is the page safe: a resumed crawl need not fetch it again.
-        mark_done(self.jobdir, [item["url"].split("#", 1)[0], canonical_url(item.get("requested_url") or item["url"])])
+        # A post anchor (page#pid) is part of its page; a client-side route (/#/item/12) is a page.
+        page = item["url"] if is_route(item["url"]) else item["url"].split("#", 1)[0]
+        mark_done(self.jobdir, [page, canonical_route_url(item.get("requested_url") or item["url"])])
         return item
 
     def close_spider(self, spider):
