@@ -1,6 +1,9 @@
-"""Shared fixtures: one compiled classifier per test session, caches under a temp data dir."""
+"""Shared fixtures: one compiled classifier per test session, caches under a temp data dir,
+the demo web on free ports (one per test module) and crawling it with the real CLI."""
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -31,3 +34,41 @@ def cli_bin():
     exe = Path(sys.executable).parent / "reprowatch"
     assert exe.exists(), f"{exe} missing: run `make test`, which installs the project"
     return str(exe)
+
+
+TRUTH = json.loads((ROOT / "demo" / "content" / "truth.json").read_text(encoding="utf-8"))
+
+
+def rewrite_ports(text: str, urls: dict[str, str]) -> str:
+    """Demo URLs written for base port 8101 → the ports this test's web listens on."""
+    for name, old in TRUTH["sites"].items():
+        text = text.replace(old, urls[name])
+    return text
+
+
+@pytest.fixture(scope="module")
+def web():
+    """The demo sites (demo/server.py) on free ports of 127.0.0.1, one web per test module so
+    that server-side traps (500 once, request logs) are fresh for each module."""
+    from demo.server import start_demo_sites
+
+    w = start_demo_sites(base_port=0)
+    yield w
+    w.stop()
+
+
+def write_sources(web, dest: Path, names=None) -> Path:
+    """Copy sources/*.yaml (or just ``names``) into ``dest`` with URLs moved to ``web``'s ports."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for src in (ROOT / "sources").glob("*.yaml"):
+        if names is None or src.stem in names:
+            (dest / src.name).write_text(rewrite_ports(src.read_text(encoding="utf-8"), web.urls), encoding="utf-8")
+    return dest
+
+
+def run_crawl(cli_bin, sources_dir, data, *names, store=None, env=None, timeout=300):
+    """``reprowatch crawl NAMES --json --quiet`` into ``data`` (default store data/rw.db)."""
+    environ = dict(os.environ, REPROWATCH_DATA=str(data), **(env or {}))
+    store = store or f"sqlite:///{data}/rw.db"
+    return subprocess.run([cli_bin, "--store", store, "crawl", *names, "--sources", str(sources_dir),
+                           "--json", "--quiet"], capture_output=True, text=True, env=environ, timeout=timeout)

@@ -8,53 +8,29 @@ source, with the real CLI into a temporary SQLite store, runs once for the modul
 
 import json
 import math
-import os
 import re
 import sqlite3
-import subprocess
 
 import pytest
 import scrapy
 
-from conftest import ROOT
+from conftest import TRUTH, rewrite_ports, run_crawl, write_sources
 from crawlers.canonical import canonical_route_url, canonical_url
 from crawlers.fingerprint import RouteFingerprinter
 from demo.content_files import load
-from demo.server import start_demo_sites
 
-TRUTH = json.loads((ROOT / "demo" / "content" / "truth.json").read_text(encoding="utf-8"))
 JSAPP = [e for e in TRUTH["items"] if e["reached_by"] == "browser"]
 CONTENT = load("jsapp")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def rewrite_ports(text: str, urls: dict[str, str]) -> str:
-    """Demo URLs written for base port 8101 → the ports this test's web listens on."""
-    for name, old in TRUTH["sites"].items():
-        text = text.replace(old, urls[name])
-    return text
-
-
-@pytest.fixture(scope="module")
-def web():
-    w = start_demo_sites(base_port=0)
-    yield w
-    w.stop()
-
-
 @pytest.fixture(scope="module")
 def sources_dir(web, tmp_path_factory):
-    path = tmp_path_factory.mktemp("sources")
-    src = ROOT / "sources" / "demo-jsapp.yaml"
-    (path / src.name).write_text(rewrite_ports(src.read_text(encoding="utf-8"), web.urls), encoding="utf-8")
-    return path
+    return write_sources(web, tmp_path_factory.mktemp("sources"), ["demo-jsapp"])
 
 
 def crawl(cli_bin, sources_dir, data, env=None):
-    env = dict(os.environ, REPROWATCH_DATA=str(data), **(env or {}))
-    return subprocess.run([cli_bin, "--store", f"sqlite:///{data}/rw.db", "crawl", "demo-jsapp",
-                           "--sources", str(sources_dir), "--json", "--quiet"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return run_crawl(cli_bin, sources_dir, data, "demo-jsapp", env=env, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """Classifier behaviour beyond single rules: context, word boundaries, obfuscation, bad input."""
 
 import json
-import os
 import random
 import resource
 import time

@@ -5,7 +5,6 @@ import subprocess
 
 import pytest
 
-from conftest import DATA
 
 
 def run(cli_bin, *args, input=None):

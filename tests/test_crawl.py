@@ -12,46 +12,23 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, TRUTH, rewrite_ports, run_crawl, write_sources
 from crawlers.canonical import canonical_url
-from demo.server import start_demo_sites
 
-TRUTH = json.loads((ROOT / "demo" / "content" / "truth.json").read_text(encoding="utf-8"))
 STATIC = ["demo-classifieds", "demo-forum", "demo-portal", "demo-app", "demo-yellowpages", "demo-news",
           "demo-hospital"]
 
 
-def rewrite_ports(text: str, urls: dict[str, str]) -> str:
-    """Demo URLs written for base port 8101 → the ports this test's web listens on."""
-    for name, old in TRUTH["sites"].items():
-        text = text.replace(old, urls[name])
-    return text
-
-
-@pytest.fixture(scope="module")
-def web():
-    w = start_demo_sites(base_port=0)
-    yield w
-    w.stop()
-
-
 @pytest.fixture(scope="module")
 def sources_dir(web, tmp_path_factory):
-    path = tmp_path_factory.mktemp("sources")
-    for src in (ROOT / "sources").glob("*.yaml"):
-        (path / src.name).write_text(rewrite_ports(src.read_text(encoding="utf-8"), web.urls), encoding="utf-8")
-    return path
+    return write_sources(web, tmp_path_factory.mktemp("sources"))
 
 
 def crawl(cli_bin, sources_dir, data, *names, store=None, check=True):
-    env = dict(os.environ, REPROWATCH_DATA=str(data))
-    store = store or f"sqlite:///{data}/rw.db"
-    proc = subprocess.run([cli_bin, "--store", store, "crawl", *names, "--sources", str(sources_dir),
-                           "--json", "--quiet"], capture_output=True, text=True, env=env, timeout=300)
+    proc = run_crawl(cli_bin, sources_dir, data, *names, store=store)
     if check:
         assert proc.returncode == 0, proc.stderr[-2000:]
     return proc

@@ -24,23 +24,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-from demo.server import start_demo_sites
+from conftest import ROOT, rewrite_ports, run_crawl
 from evidence import custody
 from evidence.capture import Renderer, capture, find_icp
 from evidence.verify import canonical_manifest, check
 from evidence.viewer import marked_text
-from test_crawl import rewrite_ports
 from test_store_contract import PlainJsonNode, elasticsearch  # noqa: F401 — the fixture, shared
 
 OPERATORS = ["--operator", "张三", "--operator", "李四"]
-
-
-@pytest.fixture(scope="module")
-def web():
-    w = start_demo_sites(base_port=0)
-    yield w
-    w.stop()
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +50,7 @@ def env(web, cli_bin, tmp_path_factory):
     (sources / "demo-app.yaml").write_text(app.replace("max_pages: 100", "max_pages: 1"), encoding="utf-8")
     store = f"sqlite:///{data}/rw.db"
     environ = dict(os.environ, REPROWATCH_DATA=str(data))
-    proc = subprocess.run([cli_bin, "--store", store, "crawl", "ev-classifieds", "demo-app", "--sources",
-                           str(sources), "--json", "--quiet"], capture_output=True, text=True, env=environ,
-                          timeout=300)
+    proc = run_crawl(cli_bin, sources, data, "ev-classifieds", "demo-app")
     assert proc.returncode == 0, proc.stderr[-2000:]
     db = sqlite3.connect(data / "rw.db")
     db.row_factory = sqlite3.Row
