@@ -388,10 +388,16 @@ def _local_time(value: str | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the item as JSON.")
 @click.pass_context
 def show(ctx, item_id, as_json):
-    """Everything about one stored item."""
-    item = _open_store(ctx).get(item_id)
+    """Everything about one stored item (recorded in the custody log as a view)."""
+    from evidence import custody
+    from reprowatch.paths import data_dir
+
+    store = _open_store(ctx)
+    item = store.get(item_id)
     if item is None:
         raise InputError(f"no item {item_id!r}")
+    # Who looked at which evidence belongs in the chain of custody (issue 5 §5).
+    custody.record(store, "view", data_dir=data_dir(), item=item_id, via="cli")
     if as_json:
         click.echo(json.dumps(item, ensure_ascii=False, indent=2))
         return

@@ -142,5 +142,8 @@ def merge(old: dict | None, new: dict) -> tuple[dict, str]:
         outcome = "seen"
     for name in REVIEW_FIELDS:
         merged[name] = old[name]
+    # The newest capture wins; a fetch without one (not flagged now, capture off) keeps the
+    # last capture, whose files stay on disk as evidence of what was online then.
+    merged["evidence"] = new.get("evidence") or old.get("evidence") or {}
     merged["last_seen"] = seen_at
     return merged, outcome

@@ -164,6 +164,16 @@ def test_bulk_upsert_outcomes_in_order(store):
     assert len(store.get("b2")["previous_hashes"]) == 1
 
 
+
+def test_recapture_of_unchanged_text_replaces_evidence_and_none_keeps_it(store):
+    first = {"dir": "evidence/e1/1", "files": [{"path": "a.html", "sha256": "ab" * 32, "size": 3}]}
+    second = {"dir": "evidence/e1/2", "files": [{"path": "a.html", "sha256": "cd" * 32, "size": 3}]}
+    store.upsert(ad("e1", "代孕", fetched_at=at(1), evidence=first))
+    assert store.upsert(ad("e1", "代孕", fetched_at=at(2), evidence=second)).outcome == "seen"
+    assert store.get("e1")["evidence"] == second
+    store.upsert(ad("e1", "代孕", fetched_at=at(3)))  # fetched again without a capture
+    assert store.get("e1")["evidence"] == second
+
 # -- full text -----------------------------------------------------------------------------
 
 def test_chinese_full_text(store):
