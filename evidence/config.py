@@ -30,7 +30,7 @@ the defaults below apply (placeholders an officer sees at once in the documents)
       layout_ratio: 0.5              # items below this share of the 7-day median: layout change
       median_days: 7
       min_history: 3                 # runs needed in those days before the median is trusted
-      robots_blocked: 1              # this many robots.txt blocks or more raise an alert
+      robots_share: 0.2              # robots.txt blocks above this share of requests raise an alert
       due_grace_minutes: 60          # a source is overdue this long after its cron was due
     report:
       top_items: 20                  # newly flagged items listed in the daily report
@@ -100,7 +100,7 @@ class AlertConfig(BaseModel):
     layout_ratio: float = Field(default=0.5, gt=0, le=1)
     median_days: int = Field(default=7, ge=1, le=90)
     min_history: int = Field(default=3, ge=1)
-    robots_blocked: int = Field(default=1, ge=1)
+    robots_share: float = Field(default=0.2, ge=0, le=1)
     due_grace_minutes: int = Field(default=60, ge=0)
 
 
