@@ -34,7 +34,7 @@ def daily_names(report: DailyReport) -> tuple[str, str]:
     return f"{stem}.html", f"{stem}.xlsx"
 
 
-def _atomic(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Run ``write(tmp_path)`` and move the result to ``path``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=path.suffix + ".part")
     os.close(fd)
@@ -55,8 +55,8 @@ def write_daily(report: DailyReport, out_dir: Path, office: str = "") -> DailyFi
     html_name, xlsx_name = daily_names(report)
     html_path, xlsx_path = out_dir / html_name, out_dir / xlsx_name
     page = render_daily_html(report, office)
-    _atomic(html_path, lambda p: p.write_text(page, encoding="utf-8"))
-    _atomic(xlsx_path, lambda p: write_daily_xlsx(report, p, office))
+    atomic_write(html_path, lambda p: p.write_text(page, encoding="utf-8"))
+    atomic_write(xlsx_path, lambda p: write_daily_xlsx(report, p, office))
     return DailyFiles(html_path, xlsx_path)
 
 

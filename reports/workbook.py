@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
 
 THIN = Side(style="thin", color="000000")
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
@@ -52,7 +53,7 @@ def header_row(ws, row: int, headers: list[str], widths: list[float] | None = No
     for k, title in enumerate(headers, start=1):
         put(ws, row, k, title, font=HEAD_FONT, align=CENTER).fill = HEAD_FILL
     for k, width in enumerate(widths or [], start=1):
-        ws.column_dimensions[ws.cell(row=row, column=k).column_letter].width = width
+        ws.column_dimensions[get_column_letter(k)].width = width
 
 
 def table(ws, top: int, headers: list[str], rows: list[list], widths: list[float] | None = None,

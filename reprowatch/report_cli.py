@@ -149,6 +149,69 @@ def daily(ctx, day, out_dir, send_mail, sources_dir, config_file, as_json, quiet
         sys.exit(EXIT_FINDINGS)
 
 
+def _parse_month(value: str | None) -> tuple[int, int]:
+    """--month YYYY-MM; default the previous month (the table is due on the 1st)."""
+    if value is None:
+        first = _today().replace(day=1) - timedelta(days=1)
+        return first.year, first.month
+    try:
+        moment = datetime.strptime(value, "%Y-%m")
+    except ValueError:
+        raise InputError(f"--month: not a month (YYYY-MM): {value!r}") from None
+    return moment.year, moment.month
+
+
+@report.command()
+@click.option("--month", metavar="YYYY-MM", help="The month (Asia/Shanghai); default the previous month.")
+@click.option("--out", "out", type=click.Path(), help="FILE.xlsx, or a folder for 汇总表-YYYY-MM.xlsx "
+              "(default: data/reports/).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the path and the counts as JSON.")
+@click.pass_context
+def monthly(ctx, month, out, config_file, as_json):
+    """Write the monthly 汇总表 (XLSX in the special action's layout) with a 明细 sheet.
+
+    Fills what online monitoring knows — 检查对象数 (found), 案件数 (confirmed), 责令改正数
+    (takedown notices) per category column and in the 广告 column — and leaves the
+    enforcement cells to the officer; office, filler and contact from summary_table: in the config.
+    """
+    from reports.monthly import build_monthly, write_monthly_xlsx
+    from reports.daily_output import atomic_write
+    from reprowatch.paths import data_dir
+    from search.store import StoreError
+
+    year, mon = _parse_month(month)
+    config = _config(config_file)
+    name = f"汇总表-{year:04d}-{mon:02d}.xlsx"
+    if out is None:
+        path = _writable_dir(data_dir() / "reports", "--out") / name
+    elif Path(out).is_dir() or out.endswith(("/", "\\")):
+        path = _writable_dir(Path(out), "--out") / name
+    else:
+        if not out.lower().endswith(".xlsx"):
+            raise InputError(f"--out: expected FILE.xlsx or a folder, got {out!r}")
+        path = Path(out)
+        _writable_dir(path.parent if str(path.parent) else Path("."), "--out")
+    store = _open_store(ctx)
+    try:
+        data = build_monthly(store, year, mon)
+    except StoreError as exc:
+        raise InputError(str(exc)) from None
+    finally:
+        store.close()
+    try:
+        atomic_write(path, lambda p: write_monthly_xlsx(data, p, config))
+    except OSError as exc:
+        raise InputError(f"--out: cannot write {path}: {exc.strerror or exc}") from None
+    counts = data.summary()
+    if as_json:
+        click.echo(json.dumps({"xlsx": str(path), **counts}, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"汇总表: {path}")
+        click.echo(f"{year}年{mon}月：发现违法信息 {counts['found']['total']} 条，审核确认 {counts['confirmed']['total']} 条，"
+                   f"发出处置通知 {counts['notice_sent']['total']} 条，确认下线 {counts['removed']['total']} 条")
+
+
 @report.command()
 @click.option("--sources", "sources_dir", default="sources", show_default=True, type=click.Path(file_okay=False),
               help="Source configs with their cron schedules.")
