@@ -88,6 +88,13 @@ def local_day(value: str | None) -> date | None:
     return moment.astimezone(SHANGHAI).date() if moment else None
 
 
+def within(value: str | None, start: datetime | None, end: datetime | None) -> bool:
+    """Whether a stored time lies in [start, end) (None: unbounded). Compared as times, not
+    strings: "16:00:00.5Z" sorts before "16:00:00Z" as text."""
+    moment = parse_utc(value)
+    return moment is not None and (start is None or moment >= start) and (end is None or moment < end)
+
+
 def iter_items(store, query: Query):
     """Every item matching ``query``, page by page (the query's limit/offset are replaced)."""
     offset = 0
@@ -124,14 +131,14 @@ def build_daily(store, day: date, *, schedules: dict[str, str | None] | None = N
 
     _progress(quiet, "读取抓取记录…")
     history_since = utc_iso(start - timedelta(days=thresholds.median_days + 1))
-    all_runs = [r for r in store.runs(since=history_since) if (r.get("started") or "") < report.end]
-    report.runs = _day_runs(all_runs, report.start, report.end)
+    all_runs = [r for r in store.runs(since=history_since) if within(r.get("started"), None, end)]
+    report.runs = _day_runs(all_runs, start, end)
     report.run_totals = _run_totals(report.runs)
 
     _progress(quiet, "读取违法信息…")
     recent = [i for i in iter_items(store, Query(since=utc_iso(trend_start), sort="time"))
-              if (i.get("first_seen") or "") < report.end]
-    report.new_items = sorted((i for i in recent if report.start <= (i.get("first_seen") or "") < report.end),
+              if within(i.get("first_seen"), None, end)]
+    report.new_items = sorted((i for i in recent if within(i.get("first_seen"), start, end)),
                               key=lambda i: (-(i.get("score") or 0), i.get("first_seen") or "", i["id"]))
     _count_new(report)
     report.trend = _trend(recent, day)
@@ -145,14 +152,14 @@ def build_daily(store, day: date, *, schedules: dict[str, str | None] | None = N
     report.alerts = read_alerts(since=report.start, until=report.end, data=data)
 
     _progress(quiet, "统计处置跟踪…")
-    report.takedown = takedown_followup(store, report.start, report.end, as_of, config.report.deadline_days)
+    report.takedown = takedown_followup(store, start, end, as_of, config.report.deadline_days)
     return report
 
 
-def _day_runs(runs: list[dict], start: str, end: str) -> list[dict]:
+def _day_runs(runs: list[dict], start: datetime, end: datetime) -> list[dict]:
     out = []
     for r in runs:
-        if start <= (r.get("started") or "") < end:
+        if within(r.get("started"), start, end):
             began, finished = parse_utc(r.get("started")), parse_utc(r.get("finished"))
             seconds = (finished - began).total_seconds() if began and finished else None
             out.append({**r, "error_total": error_count(r), "duration": seconds})
@@ -235,11 +242,11 @@ def _health(all_runs: list[dict], day_runs: list[dict], schedules: dict, overdue
     return rows
 
 
-def _notice_time(item: dict, status: str, start: str | None = None, end: str | None = None) -> str | None:
+def moved_at(item: dict, status: str, start: datetime | None = None, end: datetime | None = None) -> str | None:
     """The latest history time of a move to ``status`` (optionally within [start, end))."""
-    times = [h.get("at") or "" for h in item.get("history") or [] if h.get("status") == status]
-    times = [t for t in times if (start is None or t >= start) and (end is None or t < end)]
-    return max(times) if times else None
+    times = [h.get("at") for h in item.get("history") or []
+             if h.get("status") == status and within(h.get("at"), start, end)]
+    return max(times, key=parse_utc) if times else None
 
 
 def deadline_of(item: dict, fallback_days: int) -> datetime | None:
@@ -247,11 +254,11 @@ def deadline_of(item: dict, fallback_days: int) -> datetime | None:
     deadline = parse_utc(item.get("deadline"))
     if deadline:
         return deadline
-    sent = parse_utc(_notice_time(item, "notice_sent"))
+    sent = parse_utc(moved_at(item, "notice_sent"))
     return sent + timedelta(days=fallback_days) if sent else None
 
 
-def takedown_followup(store, start: str, end: str, as_of: datetime, fallback_days: int) -> dict:
+def takedown_followup(store, start: datetime, end: datetime, as_of: datetime, fallback_days: int) -> dict:
     """Notices sent on the day, pending and overdue notices, removals, items still online."""
     followed = []
     for status in ("notice_sent", "removed", "still_online"):
@@ -259,9 +266,9 @@ def takedown_followup(store, start: str, end: str, as_of: datetime, fallback_day
     out = {"sent_today": [], "pending": [], "overdue": [], "removed_today": [], "removed_total": 0,
            "still_online": []}
     for item in followed:
-        if _notice_time(item, "notice_sent", start, end):
+        if moved_at(item, "notice_sent", start, end):
             out["sent_today"].append(item)
-        if _notice_time(item, "removed", start, end):
+        if moved_at(item, "removed", start, end):
             out["removed_today"].append(item)
         status = item.get("status")
         if status == "notice_sent":

@@ -12,6 +12,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import smtplib
 import ssl
 import time
@@ -66,6 +67,9 @@ def build_mail(mail, subject: str, text: str, html: str | None = None,
 def smtp_send(mail, message: bytes, recipients: list[str]) -> None:
     """Send one raw message through the configured SMTP server; DeliveryError on failure."""
     host, port = mail.host, mail.effective_port
+    # smtplib passes bytes through untouched, and a message kept as text has bare \n line ends
+    # that a server reads as one endless line: SMTP wants CRLF.
+    message = re.sub(rb"\r?\n", b"\r\n", message)
     try:
         if mail.security == "ssl":
             server = smtplib.SMTP_SSL(host, port, timeout=mail.timeout, context=ssl.create_default_context())

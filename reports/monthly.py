@@ -38,9 +38,9 @@ from openpyxl.utils import get_column_letter
 
 from reports.alerts import SHANGHAI
 from reports.categories import CATEGORIES, CATEGORY_IDS, category_name, category_names
-from reports.daily import iter_items
+from reports.daily import iter_items, moved_at, within
 from reports.daily_html import STATUS_NAMES, local_time
-from reports.health import utc_iso
+from reports.health import parse_utc, utc_iso
 from reports.workbook import BORDER, CENTER, HEAD_FONT, put, table
 from search.store import Query
 
@@ -102,18 +102,12 @@ def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
     return start.astimezone(timezone.utc), datetime.combine(nxt, time(0), SHANGHAI).astimezone(timezone.utc)
 
 
-def _moved_in(item: dict, status: str, start: str, end: str) -> str | None:
-    times = [h.get("at") or "" for h in item.get("history") or [] if h.get("status") == status]
-    times = [t for t in times if start <= t < end]
-    return max(times) if times else None
-
-
 def build_monthly(store, year: int, month: int) -> MonthlyData:
     """Collect the month's items for each measure from the store."""
-    start, end = (utc_iso(t) for t in month_bounds(year, month))
-    data = MonthlyData(year, month, start, end, {m: [] for m in MEASURES})
-    for item in iter_items(store, Query(since=start, sort="time")):
-        if start <= (item.get("first_seen") or "") < end:
+    start, end = month_bounds(year, month)
+    data = MonthlyData(year, month, utc_iso(start), utc_iso(end), {m: [] for m in MEASURES})
+    for item in iter_items(store, Query(since=utc_iso(start), sort="time")):
+        if within(item.get("first_seen"), start, end):
             data.items["found"].append(dict(item, event_at=item.get("first_seen")))
     reviewed: dict[str, dict] = {}
     for status in ("confirmed", "notice_sent", "removed", "still_online"):
@@ -121,11 +115,11 @@ def build_monthly(store, year: int, month: int) -> MonthlyData:
             reviewed[item["id"]] = item
     for item in sorted(reviewed.values(), key=lambda i: i["id"]):
         for measure in ("confirmed", "notice_sent", "removed"):
-            at = _moved_in(item, measure, start, end)
+            at = moved_at(item, measure, start, end)
             if at and not (measure == "removed" and item.get("status") != "removed"):
                 data.items[measure].append(dict(item, event_at=at))
     for found in data.items.values():
-        found.sort(key=lambda i: (i.get("event_at") or "", i["id"]))
+        found.sort(key=lambda i: (parse_utc(i.get("event_at")) or month_bounds(year, month)[0], i["id"]))
     return data
 
 
