@@ -86,8 +86,8 @@ def run_findings(run: dict, previous: list[dict], thresholds) -> list[Finding]:
     source = run.get("source") or "?"
     if failed(run):
         kind = "crawl_timeout" if run.get("status") == "timeout" else "crawl_failed"
-        what = "超时被终止" if kind == "crawl_timeout" else "失败"
-        return [Finding(kind, source, f"抓取{what}: {run.get('error') or '（无错误信息）'}")]
+        what = "抓取进程超时被终止" if kind == "crawl_timeout" else "抓取进程异常结束"
+        return [Finding(kind, source, f"{what}：{run.get('error') or '（无错误信息）'}")]
     out = []
     items = int(run.get("items") or 0)
     if items == 0:
