@@ -258,8 +258,13 @@ def crawl(ctx, names, all_, sources_dir, as_json, quiet):
         # `reprowatch store flush`, so a store outage loses nothing.
         click.echo(f"警告: 存储不可用（{exc}），条目将暂存到 data/spool/，恢复后运行 reprowatch store flush", err=True)
     from crawlers.run import run_crawls
+    from reports.health import check_after_crawl
+    from search.items import now_iso
 
+    started = now_iso()
     summaries = run_crawls(chosen, sources_dir=sources_dir, store=ctx.obj.get("store"), progress=not quiet)
+    # Crawler health (zero items, error rate, layout change, robots blocks): alerts, never a failure.
+    check_after_crawl(ctx.obj.get("store"), [s.as_dict() for s in summaries], started)
     if as_json:
         click.echo(json.dumps([s.as_dict() for s in summaries], ensure_ascii=False, indent=2))
         return
@@ -426,6 +431,10 @@ from reprowatch.evidence_cli import audit, export, verify  # noqa: E402 — they
 cli.add_command(export)
 cli.add_command(verify)
 cli.add_command(audit)
+
+from reprowatch.report_cli import report  # noqa: E402 — same reason
+
+cli.add_command(report)
 
 
 def main() -> None:
