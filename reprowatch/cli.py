@@ -230,8 +230,10 @@ def eval_(corpus, errors, rules, as_json):
               type=click.Path(file_okay=False), help="Folder of source YAML files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the crawl summaries as JSON.")
 @click.option("--quiet", is_flag=True, help="No live progress line.")
+@click.option("--time-limit", type=click.FloatRange(min=1), metavar="SECONDS",
+              help="Stop gracefully after this long (the run is recorded; the next run resumes).")
 @click.pass_context
-def crawl(ctx, names, all_, sources_dir, as_json, quiet):
+def crawl(ctx, names, all_, sources_dir, as_json, quiet, time_limit):
     """Crawl sources (by name, or --all) into the store, with live progress and a summary."""
     from crawlers.sources import SourceError, load_sources
 
@@ -259,7 +261,9 @@ def crawl(ctx, names, all_, sources_dir, as_json, quiet):
         click.echo(f"警告: 存储不可用（{exc}），条目将暂存到 data/spool/，恢复后运行 reprowatch store flush", err=True)
     from crawlers.run import run_crawls
 
-    summaries = run_crawls(chosen, sources_dir=sources_dir, store=ctx.obj.get("store"), progress=not quiet)
+    overrides = {"CLOSESPIDER_TIMEOUT": time_limit} if time_limit else None
+    summaries = run_crawls(chosen, sources_dir=sources_dir, store=ctx.obj.get("store"), progress=not quiet,
+                           settings_overrides=overrides)
     if as_json:
         click.echo(json.dumps([s.as_dict() for s in summaries], ensure_ascii=False, indent=2))
         return
@@ -420,6 +424,12 @@ from reprowatch.evidence_cli import audit, export, verify  # noqa: E402 — they
 cli.add_command(export)
 cli.add_command(verify)
 cli.add_command(audit)
+
+from reprowatch.schedule_cli import recheck, review, schedule  # noqa: E402
+
+cli.add_command(schedule)
+cli.add_command(recheck)
+cli.add_command(review)
 
 
 def main() -> None:
