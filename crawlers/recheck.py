@@ -65,6 +65,7 @@ class Decision:
     evidence_dir: str | None
     deadline: str | None
     error: str | None = None
+    previous: str = "notice_sent"  # the item's status before the recheck
 
     @property
     def message(self) -> str:
@@ -255,7 +256,8 @@ async def _recheck_one(item: dict, source: Source | None, classifier, renderer, 
         else:
             evidence = await capture(recaptured, crawler, renderer, data, source=name)
     result = Decision(item["id"], url, item.get("source", ""), decision, reason, status, verdict["labels"],
-                      verdict["score"], evidence["dir"] if evidence else None, item.get("deadline"), error)
+                      verdict["score"], evidence["dir"] if evidence else None, item.get("deadline"), error,
+                      item.get("status", "notice_sent"))
     return result, evidence
 
 
@@ -263,7 +265,9 @@ def _record(store, data: Path, result: Decision, evidence: dict | None) -> None:
     """The decision into the item's history and the custody log."""
     from evidence import custody
 
-    if result.decision != "undecided":
+    # Undecided changes nothing; an item found as it was (still online, rechecked again) has no
+    # workflow move to record, and the custody event below is its record.
+    if result.decision not in ("undecided", result.previous):
         note = f"复查：{result.message}" + (f"；证据 {result.evidence_dir}" if result.evidence_dir else "")
         store.review(result.id, result.decision, note=note, user="recheck")
     fields = {"item": result.id, "url": result.url, "decision": result.decision, "reason": result.reason,
