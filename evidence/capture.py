@@ -250,6 +250,10 @@ class Renderer:
                        "crawler response" if scripts else "crawler DOM, scripts off")
         slot.job = {"out": out, "document": document, "served": False, "scripts": scripts}
         page = slot.page
+        if document is None and urlsplit(page.url)._replace(fragment="") == urlsplit(url)._replace(fragment=""):
+            # The slot's page is reused: going from /#/item/5 to /#/item/2 would be a same-document
+            # navigation, which loads nothing and has no response to record.
+            await page.goto("about:blank")
         response = await page.goto(url, wait_until="load", timeout=self.timeout_ms)
         if wait_for:
             try:
