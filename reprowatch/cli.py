@@ -421,6 +421,12 @@ cli.add_command(export)
 cli.add_command(verify)
 cli.add_command(audit)
 
+from reprowatch.web_cli import review, serve, user  # noqa: E402 — they use the helpers above
+
+cli.add_command(serve)
+cli.add_command(user)
+cli.add_command(review)
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -43,6 +43,10 @@ class TransitionError(ValueError):
     """A review status change that the workflow does not allow."""
 
 
+class NoteRequiredError(TransitionError):
+    """A review decision that needs a note was given none."""
+
+
 class NotFoundError(LookupError):
     """No item with that id."""
 
@@ -55,6 +59,16 @@ def check_transition(current: str, status: str) -> None:
     if status not in allowed:
         raise TransitionError(f"cannot move an item from {current} to {status} "
                               f"(from {current}: {', '.join(sorted(allowed)) or 'nothing'})")
+
+
+# Dismissing is the decision nobody looks at again, so whoever dismisses must say why.
+NOTE_REQUIRED = frozenset({"dismissed"})
+
+
+def check_note(status: str, note: str) -> None:
+    """NoteRequiredError when ``status`` needs a note (NOTE_REQUIRED) and ``note`` is blank."""
+    if status in NOTE_REQUIRED and not (note or "").strip():
+        raise NoteRequiredError(f"a note is required to move an item to {status} (say why)")
 
 
 @dataclass
