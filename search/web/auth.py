@@ -86,12 +86,14 @@ class Sessions:
 
 
 class LoginLimiter:
-    """At most ``attempts`` failed logins per client address and per user name in ``window``
-    seconds; after that every login from it (or for that name) is refused until the window
-    passes. Per process: one `serve` is one process."""
+    """Failed logins are limited per user name (``per_name`` in ``window`` seconds: guessing one
+    officer's password) and per client address (``per_ip``, higher: several officers may share
+    an office's NAT address). Past a limit every login for that name, or from that address, is
+    refused until the window has passed. Per process: one `serve` is one process."""
 
-    def __init__(self, attempts: int = 5, window: float = 900.0):
-        self.attempts, self.window = attempts, window
+    def __init__(self, per_name: int = 5, per_ip: int = 20, window: float = 900.0):
+        self.limits = {"user": per_name, "ip": per_ip}
+        self.window = window
         self._failures: dict[str, deque] = {}
         self._lock = threading.Lock()
 
@@ -105,7 +107,8 @@ class LoginLimiter:
         """True when this address or this name has used up its attempts."""
         now = time.monotonic()
         with self._lock:
-            return any(len(self._recent(k, now)) >= self.attempts for k in (f"ip:{ip}", f"user:{name}"))
+            return (len(self._recent(f"ip:{ip}", now)) >= self.limits["ip"]
+                    or len(self._recent(f"user:{name}", now)) >= self.limits["user"])
 
     def failed(self, ip: str, name: str) -> None:
         """Count a failed login."""
@@ -117,7 +120,7 @@ class LoginLimiter:
                 self._failures = {k: v for k, v in self._failures.items() if self._recent(k, now)}
 
     def succeeded(self, ip: str, name: str) -> None:
-        """Forget the failures of a name that just logged in (not of the address)."""
+        """Forget the failures of a name that just logged in (not those of the address)."""
         with self._lock:
             self._failures.pop(f"user:{name}", None)
 

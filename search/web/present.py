@@ -82,9 +82,18 @@ def safe_cell(value) -> str:
     return text
 
 
+def detail(value) -> str:
+    """An audit entry's field as plain text (mappings as k=v, lists joined)."""
+    if isinstance(value, dict):
+        return "，".join(f"{k}={v}" for k, v in value.items()) or "—"
+    if isinstance(value, (list, tuple)):
+        return "、".join(map(str, value))
+    return "" if value is None else str(value)
+
+
 def register(env) -> None:
     """Install the filters and names in a Jinja environment."""
-    env.filters.update(beijing=beijing, snippet=snippet_markup, category=category, text_markup=text_markup,
+    env.filters.update(beijing=beijing, snippet=snippet_markup, category=category, text_markup=text_markup, detail=detail,
                        status=lambda s: STATUS_NAMES.get(s, s), role=lambda r: ROLE_NAMES.get(r, r),
                        audit_kind=lambda k: AUDIT_NAMES.get(k, k), contact_kind=lambda k: CONTACT_NAMES.get(k, k))
     env.globals.update(CATEGORY_NAMES=CATEGORY_NAMES, STATUS_NAMES=STATUS_NAMES, ACTION_NAMES=ACTION_NAMES,
