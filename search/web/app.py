@@ -120,12 +120,12 @@ def create_app(store_url: str | None = None, data: str | Path | None = None, sec
     return app
 
 
-def render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:
     """A page from templates/, with the user and their CSRF token."""
     c = ctx(request)
     context.setdefault("user", getattr(request.state, "user", None))
     context.setdefault("csrf", getattr(request.state, "csrf", ""))
-    return c.templates.TemplateResponse(request, name, context, status_code=status)
+    return c.templates.TemplateResponse(request, template, context, status_code=status)
 
 
 def _login_routes(app: FastAPI) -> None:
