@@ -440,10 +440,15 @@ from reprowatch.report_cli import report  # noqa: E402 — same reason
 
 cli.add_command(report)
 
-from reprowatch.schedule_cli import recheck, review, schedule  # noqa: E402
+from reprowatch.schedule_cli import recheck, schedule  # noqa: E402
 
 cli.add_command(schedule)
 cli.add_command(recheck)
+
+from reprowatch.web_cli import review, serve, user  # noqa: E402 — they use the helpers above
+
+cli.add_command(serve)
+cli.add_command(user)
 cli.add_command(review)
 
 
