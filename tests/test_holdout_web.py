@@ -7,10 +7,12 @@ legitimate items flagged against tests/holdout_web/truth.json. Prints a table of
 """
 
 import json
+import os
 import re
 import subprocess
 from collections import defaultdict
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -47,8 +49,8 @@ def hw(tmp_path_factory, cli_bin):
                 text = text.replace(old, web.urls[site])
             (src / y.name).write_text(text, encoding="utf-8")
             names.append(y.stem)
-        data = tmp / "data"
-        data.mkdir()
+        data = Path(os.environ["HOLDOUT_DATA"]) if os.environ.get("HOLDOUT_DATA") else tmp / "data"  # keep for `show`
+        data.mkdir(parents=True, exist_ok=True)
         proc = run_crawl(cli_bin, src, data, *names, timeout=240)
         assert proc.returncode in (0, 1), proc.stderr[-3000:]
         out = subprocess.run([cli_bin, "--store", f"sqlite:///{data}/rw.db", "search", "--all", "--json", "--limit", "10000"],
@@ -56,8 +58,10 @@ def hw(tmp_path_factory, cli_bin):
         assert out.returncode == 0, out.stderr[-2000:]
         items = json.loads(out.stdout)["items"]
         report = analyse(web, items)
+        ideal_verdicts(cli_bin, tmp, report)
         report["summary"] = proc.stdout
         report["log"] = list(web.log)
+        report["data"] = data
         print_report(report)
         yield report
     finally:
@@ -102,6 +106,22 @@ def analyse(web, stored):
             "fp": sum(r["flagged"] for r in legit) / len(legit)}
 
 
+def ideal_verdicts(cli_bin, tmp, rep):
+    """The classifier alone on each item's own text (title + body, no page chrome): tells a
+    classifier miss from an extraction miss."""
+    src = tmp / "ideal.jsonl"
+    with src.open("w", encoding="utf-8") as f:
+        for i, r in enumerate(rep["rows"]):
+            t = r["t"]
+            f.write(json.dumps({"id": str(i), "text": (t["title"] + "\n" if t["title"] else "") + t["body"]},
+                               ensure_ascii=False) + "\n")
+    out = tmp / "ideal.out.jsonl"
+    subprocess.run([cli_bin, "classify", "--jsonl", str(src), "--out", str(out)], capture_output=True, timeout=120)
+    for line in out.read_text(encoding="utf-8").splitlines():
+        v = json.loads(line)
+        rep["rows"][int(v["id"])]["ideal"] = v.get("labels") if v.get("flagged") else []
+
+
 def _why(r):
     if not r["stored"]:
         return "NOT STORED (no item holds its text)"
@@ -120,6 +140,9 @@ def print_report(rep):
     print(f"HOLD-OUT WEB: {len(ads)} ads, {len(legit)} legitimate items, {len(rep['stored'])} records stored")
     print(f"recall (stored AND flagged): {sum(r['flagged'] for r in ads)}/{len(ads)} = {rep['recall']:.1%}   "
           f"legitimate flagged: {sum(r['flagged'] for r in legit)}/{len(legit)} = {rep['fp']:.1%}")
+    if all("ideal" in r for r in rep["rows"]):
+        print(f"classifier alone on each item's own text (title+body, no page chrome): ads flagged "
+              f"{sum(bool(r['ideal']) for r in ads)}/{len(ads)}, legitimate flagged {sum(bool(r['ideal']) for r in legit)}/{len(legit)}")
     per = defaultdict(lambda: [0, 0, 0, 0, 0])
     for r in rep["rows"]:
         p = per[r["t"]["site"]]
@@ -143,6 +166,7 @@ def print_report(rep):
         t = r["t"]
         recs = "; ".join(f"{it['url']} -> {it.get('labels') or '[]'} ({it['id']})" for it in r["cands"][:3]) or "-"
         print(f"  [{why}] {r['url']}\n      truth: ad={t['ad']} {t['categories']} 「{t['title'] or t['snippet'][:24]}」"
+              f"   classifier on the item's own text: {r.get('ideal')}"
               f"\n      stored: {recs}" + ("  (shared with other truth items)" if r["merged"] else ""))
     dups = [r for r in rep["rows"] if len(r["cands"]) > 1]
     if dups:
@@ -159,6 +183,13 @@ def print_report(rep):
         print(f"RECORDS MATCHING NO TRUTH ITEM ({len(rep['extras'])}; flagged ones first):")
         for it in sorted(rep["extras"], key=lambda it: not it.get("labels")):
             print(f"  {it['url']} labels={it.get('labels')} text={norm(it.get('text'))[:60]!r}")
+    kws = sorted({parse_qs(urlsplit(e["path"]).query).get("kw", [""])[0] for e in rep["log"]
+                  if e["site"] == "yp" and e["path"].startswith("/search")})
+    print("-" * 100)
+    print(f"yp site-search keywords sent ({len(kws)}): {' '.join(kws)}")
+    print(f"store: sqlite:///{rep['data']}/rw.db   crawl summary: "
+          + ", ".join(f"{s['source']} pages={s['pages']} items={s['items']} flagged={s['flagged']} errors={s['errors']}"
+                      for s in json.loads(rep["summary"] or "[]")))
     print("=" * 100)
 
 

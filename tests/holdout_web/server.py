@@ -44,7 +44,8 @@ class Site:
 
     def add_truth(self, path, item, kind="page"):
         self.truth.append({"site": self.name, "path": path, "ad": item["ad"], "categories": item["categories"],
-                           "title": item["title"], "snippet": item["body"][:36], "kind": kind})
+                           "title": item["title"], "snippet": item["body"][:36], "kind": kind,
+                           "body": item["body"]})
 
     def page(self, status, body, ctype="text/html", charset=None, extra=None):
         cs = charset or self.charset
