@@ -10,6 +10,7 @@
 Written without looking at the crawler or the classifier.
 """
 
+import gzip
 import html
 import json
 import random
@@ -97,7 +98,9 @@ class Fenlei(Site):
 <p>免责声明：本站信息由网友自行发布，本站不保证信息真实性。严禁发布代孕、买卖卵子、胎儿性别鉴定等违法信息，一经发现立即删除并向有关部门举报。</p></div></body></html>"""
 
     def link(self, it, i, base):
-        v = i % 5
+        v = i % 6
+        if v == 5:
+            return f"/go.php?to={it['id']}&amp;pos={i}"
         p = f"/info/{it['id']}.html"
         if v == 0:
             return p
@@ -130,6 +133,9 @@ class Fenlei(Site):
                     pager += f'<a class="next" href="?p={p + 1}">下一页</a>'
                 pager += "</div>"
                 return self.page(200, self.frame(n, f"<h2>{n}</h2>{rows}{pager}", base))
+        if path == "/go.php":   # click tracking: 302 to the post
+            to = (query.get("to") or [""])[0]
+            return 302, {"Location": f"/info/{to}.html", "Content-Type": "text/html"}, b""
         if path.startswith("/info/") and path.endswith(".html"):
             try:
                 it = self.items[int(path[6:-5])]
@@ -363,7 +369,7 @@ class Portal(Site):
                 return self.notfound()
             main = f"""<TABLE width="100%" class="view"><TR><TD align="center" class="title"><B>{E(it['title'])}</B></TD></TR>
 <TR><TD align="center" class="info">发布时间：2026-11-{it['id'] % 20 + 1:02d} 来源：网友投稿 点击：{it['id'] % 500}</TD></TR>
-<TR><TD class="content">{E(it['body'])}</TD></TR>
+<TR><TD class="content">&nbsp;&nbsp;{E(it['body']).replace("。", "。<BR>&nbsp;&nbsp;")}</TD></TR>
 <TR><TD class="tip">温馨提示：本信息由网友发布，请注意核实，谨防上当受骗。</TD></TR>
 <TR><TD>上一条：<A HREF="../../index.html">返回首页</A></TD></TR></TABLE>"""
             return self.page(200, self.frame(it["title"], main))
@@ -592,6 +598,9 @@ def _handler(site, log, lock):
                     status, headers, data = site.handle(parts.path, parse_qs(parts.query), self.headers, base)
                 except Exception as exc:  # a bug in the web must show up, not look like a crawler miss
                     status, headers, data = 500, {"Content-Type": "text/plain"}, repr(exc).encode()
+            if site.name in ("portal", "big5") and "gzip" in (self.headers.get("Accept-Encoding") or "") and data:
+                data = gzip.compress(data)
+                headers = dict(headers, **{"Content-Encoding": "gzip"})
             with lock:
                 log.append({"site": site.name, "method": "GET", "path": self.path, "status": status,
                             "token": self.headers.get("X-Token"), "ua": self.headers.get("User-Agent")})
