@@ -18,7 +18,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from . import content as C
 
@@ -332,6 +332,11 @@ class Portal(Site):
             self.bycls[cid].append(it)
             self.items[(cid, it["id"])] = it
             self.add_truth(f"/html/{cid}/{it['id']}.html", it)
+        self.hidden = _ids([dict(a) for a in C.PORTAL_SEARCH_ADS], 3901)
+        for it in self.hidden:
+            it["cid"] = 9
+            self.items[(9, it["id"])] = it
+            self.add_truth(f"/html/9/{it['id']}.html", it, kind="search")
 
     def frame(self, title, main):
         return f"""<HTML><HEAD><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=gbk"><TITLE>{E(title)}-江北便民信息港</TITLE></HEAD>
@@ -344,6 +349,12 @@ class Portal(Site):
         if path in ("/", "/index.html"):
             return self.page(200, self.frame("首页", "<TABLE>" + "".join(
                 f'<TR><TD><A HREF="class/{c}/index.html">{n}</A></TD></TR>' for c, n in self.CLASSES) + "</TABLE>"))
+        if path == "/so.asp":  # an old ASP search: the keyword's percent-bytes are read as GBK
+            raw = [v for k, v in parse_qsl(query.get("__raw__", [""])[0], encoding="gbk", errors="replace") if k == "kw"]
+            kw = raw[0].strip() if raw else ""
+            hits = [it for it in list(self.items.values()) if kw and kw in it["title"] + it["body"]]
+            rows = "".join(f'<TR><TD><A HREF="html/{it["cid"]}/{it["id"]}.html">{E(it["title"])}</A></TD></TR>' for it in hits)
+            return self.page(200, self.frame("搜索结果", f"<TABLE>{rows or '<TR><TD>对不起，没有找到相关信息</TD></TR>'}</TABLE>"))
         parts = path.strip("/").split("/")
         if len(parts) == 3 and parts[0] == "class" and parts[1].isdigit() and int(parts[1]) in self.bycls:
             cid = int(parts[1])
@@ -595,7 +606,9 @@ def _handler(site, log, lock):
                 status, headers, data = 200, {"Content-Type": "text/plain"}, ROBOTS
             else:
                 try:
-                    status, headers, data = site.handle(parts.path, parse_qs(parts.query), self.headers, base)
+                    query = parse_qs(parts.query)
+                    query["__raw__"] = [parts.query]
+                    status, headers, data = site.handle(parts.path, query, self.headers, base)
                 except Exception as exc:  # a bug in the web must show up, not look like a crawler miss
                     status, headers, data = 500, {"Content-Type": "text/plain"}, repr(exc).encode()
             if site.name in ("portal", "big5") and "gzip" in (self.headers.get("Accept-Encoding") or "") and data:
