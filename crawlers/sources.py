@@ -73,6 +73,21 @@ class Search(_Strict):
     url: str
     keywords: Literal["default"] | list[str] | str = "default"
     max_pages: int = Field(default=5, ge=1)
+    # How keywords are written into the URL: gbk, big5, utf-8…; default: the encoding of the
+    # source's first start page (UTF-8 if it cannot be fetched).
+    encoding: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _codec(cls, v: str | None) -> str | None:
+        if v is not None:
+            import codecs
+
+            try:
+                codecs.lookup(v)
+            except LookupError:
+                raise ValueError(f"unknown encoding {v!r} (e.g. utf-8, gbk, gb18030, big5)") from None
+        return v
 
     @field_validator("url")
     @classmethod
