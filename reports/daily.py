@@ -27,8 +27,8 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from reports.alerts import SHANGHAI, read_alerts
 from reports.categories import CATEGORY_IDS
-from reports.health import (error_count, error_rate, failed, history_for, local, median_items, overdue_findings,
-                            parse_utc, run_findings, utc_iso)
+from reports.health import (error_count, failed, history_for, median_items, overdue_findings, parse_utc, run_findings,
+                            utc_iso)
 from search.items import CONTACT_KINDS
 from search.store import Query
 
