@@ -9,6 +9,7 @@ Exit codes as everywhere (DESIGN.md): 0 ok, 1 a report written but something nee
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -93,6 +94,7 @@ def daily(ctx, day, out_dir, send_mail, sources_dir, config_file, as_json, quiet
     trends, the top new items, contacts repeated across sites, crawler health and alerts, and
     takedown follow-up. Sources overdue by their cron are also alerted (once per missed run).
     """
+    from evidence.config import PLACEHOLDER
     from reports.daily import build_daily
     from reports.daily_output import mail_daily, write_daily
     from reports.health import alert_overdue, utc_iso
@@ -122,11 +124,12 @@ def daily(ctx, day, out_dir, send_mail, sources_dir, config_file, as_json, quiet
                 alert_overdue(schedules, store.runs(since=utc_iso(now - timedelta(days=370))), now, config)
         except StoreError as exc:
             raise InputError(str(exc)) from None
-        report_.store_label = store_url(ctx.obj.get("store"))
+        # The store URL may carry Elasticsearch credentials; the report shows only where it is.
+        report_.store_label = re.sub(r"//[^/@]*@", "//", store_url(ctx.obj.get("store")))
     finally:
         store.close()
     try:
-        files = write_daily(report_, out, config.office if config.office != "（未配置）" else "")
+        files = write_daily(report_, out, "" if config.office == PLACEHOLDER else config.office)
     except OSError as exc:
         raise InputError(f"--out: cannot write the report into {out}: {exc.strerror or exc}") from None
     mailed = None
