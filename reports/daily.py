@@ -146,7 +146,7 @@ def build_daily(store, day: date, *, schedules: dict[str, str | None] | None = N
     report.repeat_contacts = repeat_contacts(recent, {i["id"] for i in report.new_items})
 
     _progress(quiet, "检查采集健康状况…")
-    overdue = overdue_findings(schedules or {}, all_runs, as_of, thresholds) if schedules else []
+    overdue = overdue_findings(store, schedules or {}, as_of, thresholds)
     report.overdue_sources = [f.as_dict() for f in overdue]
     report.health = _health(all_runs, report.runs, schedules or {}, overdue, thresholds)
     report.alerts = read_alerts(since=report.start, until=report.end, data=data)
