@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CONFIG_FILE = "evidence.yaml"
 PLACEHOLDER = "（未配置）"
@@ -138,6 +138,15 @@ class EvidenceConfig(BaseModel):
     alerts: AlertConfig = Field(default_factory=AlertConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     summary_table: SummaryTableConfig = Field(default_factory=SummaryTableConfig)
+
+    @model_validator(mode="after")
+    def _mail_needed(self):
+        # Said at load time: otherwise alerts meant for mail would be dropped without a word.
+        if self.mail is None and self.alerts.mail:
+            raise ValueError("alerts.mail is true but there is no mail: section (SMTP host, from, to)")
+        if self.mail is None and self.report.mail:
+            raise ValueError("report.mail is true but there is no mail: section (SMTP host, from, to)")
+        return self
 
 
 def config_path(explicit: str | None, data_dir: Path) -> Path | None:
