@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 # so an item re-classified with newer rules shows the newer verdict.
 VERDICT_FIELDS = ("labels", "score", "flagged", "hits", "contacts")
 # Kept from the first time an item was stored, whatever a re-crawl brings.
-REVIEW_FIELDS = ("status", "history", "first_seen")
+REVIEW_FIELDS = ("status", "history", "first_seen", "notes")
 CONTACT_KINDS = ("phones", "wechat", "qq")
 
 
@@ -74,6 +74,16 @@ def _is_date_only(value: str) -> bool:
         return False
 
 
+def review_deadline(status: str, deadline: str | None) -> str | None:
+    """A review's ``deadline`` as UTC ISO (``…Z``), or None; ValueError when malformed or given
+    with a status other than ``notice_sent`` (only a takedown notice has a deadline)."""
+    if deadline is None:
+        return None
+    if status != "notice_sent":
+        raise ValueError(f"deadline: only a notice_sent review has a deadline, not {status!r}")
+    return parse_time(deadline, "deadline").isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def contact_values(item: dict) -> list[str]:
     """The item's phones, WeChat and QQ ids, lower-cased, for the contact filter."""
     contacts = item.get("contacts") or {}
@@ -83,6 +93,20 @@ def contact_values(item: dict) -> list[str]:
             if value:
                 values.setdefault(str(value).strip().lower(), None)
     return list(values)
+
+
+def contact_kind(value: str, contacts: dict) -> str:
+    """Which of CONTACT_KINDS an item's ``contacts`` file a (lower-cased) value under."""
+    for kind in CONTACT_KINDS:
+        if any(str(v).strip().lower() == value for v in contacts.get(kind) or []):
+            return kind
+    return ""
+
+
+def since_prefix(since: str) -> str:
+    """``since`` as a UTC ``YYYY-MM-DDTHH:MM:SS`` prefix, which compares correctly with stored
+    times with or without milliseconds."""
+    return parse_time(since, "since").strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def prepare(item: dict, now: str | None = None) -> dict:
@@ -114,6 +138,7 @@ def prepare(item: dict, now: str | None = None) -> dict:
     out.setdefault("cluster", None)
     out["evidence"] = dict(out.get("evidence") or {})
     out["history"] = list(out.get("history") or [])
+    out["notes"] = list(out.get("notes") or [])
     for name in ("fetched_at", "first_seen", "last_seen"):
         parse_time(out[name], name)  # reject bad times here, not halfway through a batch
     return out
@@ -141,6 +166,11 @@ def merge(old: dict | None, new: dict) -> tuple[dict, str]:
             merged[name] = new[name]
         outcome = "seen"
     for name in REVIEW_FIELDS:
-        merged[name] = old[name]
+        merged[name] = old.get(name, new[name])  # records stored before a field existed lack it
+    # The newest capture wins; a fetch without one (not flagged now, capture off) keeps the
+    # last capture, whose files stay on disk as evidence of what was online then.
+    merged["evidence"] = new.get("evidence") or old.get("evidence") or {}
     merged["last_seen"] = seen_at
+    if "deadline" in old:  # the takedown deadline is set by review(), never by a crawl
+        merged["deadline"] = old["deadline"]
     return merged, outcome
