@@ -35,7 +35,6 @@ the defaults below apply (placeholders an officer sees at once in the documents)
     report:
       top_items: 20                  # newly flagged items listed in the daily report
       mail: false                    # `report daily` mails without --mail when true
-      deadline_days: 3               # fallback deadline of a notice without one (takedown follow-up)
     summary_table:                   # the monthly 汇总表
       region: 某某区（县）
       province: 某某省
@@ -110,7 +109,6 @@ class ReportConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     top_items: int = Field(default=20, ge=1, le=500)
     mail: bool = False
-    deadline_days: int = Field(default=3, ge=1, le=90)
 
 
 class SummaryTableConfig(BaseModel):

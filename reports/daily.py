@@ -13,7 +13,7 @@ Definitions (what every number in the HTML and XLSX means):
   the 30 days up to it.
 - **Takedown follow-up**: notices sent (a ``notice_sent`` history entry on the day), pending
   (status ``notice_sent``, deadline not passed), overdue (status ``notice_sent``, deadline
-  passed — the item's ``deadline``, else the notice time + ``report.deadline_days``), removed
+  passed — the item's ``deadline``, else the notice time + the config's ``deadline_days``), removed
   (a ``removed`` entry on the day; all items now ``removed``) and still online (status
   ``still_online``).
 """
@@ -152,7 +152,7 @@ def build_daily(store, day: date, *, schedules: dict[str, str | None] | None = N
     report.alerts = read_alerts(since=report.start, until=report.end, data=data)
 
     _progress(quiet, "统计处置跟踪…")
-    report.takedown = takedown_followup(store, start, end, as_of, config.report.deadline_days)
+    report.takedown = takedown_followup(store, start, end, as_of, config.deadline_days)
     return report
 
 
