@@ -370,7 +370,6 @@ def _record_failed_crawl(source: str, started: str, result: ChildResult) -> None
 
     status = "timeout" if result.timed_out else "failed"
     reason = result.reason()
-    log.error("抓取 %s 失败（%s）：%s；日志 %s", source, status, reason, result.log)
     run = {"source": source, "started": started, "finished": _utc_now(), "pages": 0, "items": 0, "new": 0,
            "changed": 0, "flagged": 0, "spooled": 0, "robots_blocked": 0, "trap_dropped": 0,
            "errors": {"crawl_timeout" if result.timed_out else "crawl_failed": 1}, "finish_reason": status,
@@ -388,6 +387,7 @@ def _record_failed_crawl(source: str, started: str, result: ChildResult) -> None
             store.close()
     except StoreError as exc:
         log.error("抓取 %s 的失败记录无法写入存储: %s", source, exc)
+    log.error("抓取 %s 失败（%s）：%s；日志 %s", source, status, reason, result.log)
     kind = "crawl_timeout" if result.timed_out else "crawl_failed"
     raise_alert(kind, f"来源 {source} 的定时抓取{'超时' if result.timed_out else '失败'}：{reason}", source=source)
 
@@ -666,9 +666,16 @@ def run_daemon(runtime: Runtime, sources: dict) -> int:
     def on_hup(signum, frame):
         runtime.reload = True
 
+    def wake_on_stop():
+        # The handler only sets a flag (safe in a signal handler); this thread wakes the main
+        # loop at once instead of at its next poll, so the stop limit counts from the signal.
+        runtime.stopping.wait()
+        sched.wakeup()
+
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGHUP, on_hup)
+    threading.Thread(target=wake_on_stop, name="stop-waker", daemon=True).start()
     try:
         sched.start(paused=True)
     finally:
@@ -697,24 +704,30 @@ def _drain(runtime: Runtime) -> None:
 
 # -- for the CLI: list and run-now --------------------------------------------------------------
 
-def _open_paused(data: Path):
-    """A scheduler on the daemon's job store that runs nothing: to read or change the store."""
-    from apscheduler.schedulers.background import BackgroundScheduler
+def _open_jobstore(data: Path):
+    """The daemon's job store, opened without a running scheduler.
 
-    sched = BackgroundScheduler(jobstores={"default": _jobstore(data)}, timezone=TIMEZONE)
-    sched.start(paused=True)
-    return sched
+    Not a paused scheduler: APScheduler 3 processes due jobs once more while shutting one
+    down (its loop checks the state only after processing), so `--list` at the minute a job
+    is due would mark it done without running it, and a `--run-now` would be consumed at once.
+    """
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    store = _jobstore(data)
+    # The scheduler is only the time zone and owner that restored jobs refer to; never started.
+    store.start(BlockingScheduler(timezone=TIMEZONE), "default")
+    return store
 
 
-def list_jobs(data: Path, sources: dict, config: ScheduleConfig) -> dict:
+def list_jobs(data: Path, sources: dict | None, config: ScheduleConfig) -> dict:
     """The stored jobs with their next run (Beijing time and UTC), last run, and what the next
     start of the daemon would change."""
-    sched = _open_paused(data)
+    store = _open_jobstore(data)
     try:
-        stored = {job.id: job for job in sched.get_jobs()}
+        stored = {job.id: job for job in store.get_all_jobs()}
     finally:
-        sched.shutdown(wait=False)
-    wanted = wanted_jobs(sources, config)
+        store.shutdown()
+    wanted = wanted_jobs(sources or {}, config)
     state = read_state(data)
     jobs = []
     for job in sorted(stored.values(), key=lambda j: j.id):
@@ -724,7 +737,9 @@ def list_jobs(data: Path, sources: dict, config: ScheduleConfig) -> dict:
                      "next_run": _beijing(nxt) if nxt else None,
                      "next_run_utc": nxt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if nxt else None,
                      "last": state.get(job.id)})
-    pending = [{"action": action, "id": job_id} for action, job_id in plan(stored, wanted, config)]
+    # With a broken sources folder (None) nothing can be said about what a restart would change.
+    pending = [] if sources is None else [{"action": action, "id": job_id}
+                                         for action, job_id in plan(stored, wanted, config)]
     return {"timezone": TIMEZONE, "daemon_pid": running_pid(data), "jobs": jobs, "pending": pending}
 
 
@@ -743,14 +758,18 @@ def resolve_job(name: str, sources: dict) -> str:
 def hand_to_daemon(data: Path, job_id: str) -> bool:
     """Make the running daemon run ``job_id`` now (its next poll); False if it has no such job.
     The job's cron is untouched: after this run, the next one is the cron's next time."""
-    sched = _open_paused(data)
+    store = _open_jobstore(data)
     try:
-        if sched.get_job(job_id) is None:
+        job = store.lookup_job(job_id)
+        if job is None:
             return False
-        sched.modify_job(job_id, next_run_time=datetime.now(timezone.utc))
+        # The daemon sees the job due at its next poll and runs it like a cron firing: not at
+        # all while the same job runs (max_instances=1); then the cron's next time is set again.
+        job._modify(next_run_time=datetime.now(timezone.utc))
+        store.update_job(job)
         return True
     finally:
-        sched.shutdown(wait=False)
+        store.shutdown()
 
 
 def run_now_here(job_id: str) -> bool:

@@ -56,14 +56,24 @@ def schedule(ctx, sources_dir, config_file, list_, run_now, as_json):
 
     if list_ and run_now:
         raise click.UsageError("give --list or --run-now, not both")
+    from crawlers.sources import SourceError, load_sources
+
     data = data_dir().resolve()
     config = _schedule_config(config_file, data)
-    sources = _sources(sources_dir)
+    try:
+        sources, problem = load_sources(sources_dir), None
+    except SourceError as exc:
+        # Listing and handing a job to a running daemon still work with a broken source file:
+        # the daemon's jobs are in its job store (the crawl itself will fail and be recorded).
+        if not (list_ or run_now):
+            raise InputError(str(exc)) from None
+        sources, problem = None, str(exc)
+        click.echo(f"警告: 来源配置有误（{problem}）", err=True)
     if list_:
         _print_jobs(scheduler.list_jobs(data, sources, config), as_json)
         return
     if run_now:
-        _run_now(ctx, scheduler, data, sources, sources_dir, config, run_now, as_json)
+        _run_now(ctx, scheduler, data, sources, problem, sources_dir, config, run_now, as_json)
         return
     runtime = scheduler.configure(data, ctx.obj.get("store"), sources_dir, config)
     try:
@@ -92,12 +102,15 @@ def _print_jobs(listing: dict, as_json: bool) -> None:
         click.echo(f"  * {change['id']}: {names[change['action']]}（调度器下次启动或收到 SIGHUP 时生效）")
 
 
-def _run_now(ctx, scheduler, data, sources, sources_dir, config, name, as_json):
-    try:
-        job_id = scheduler.resolve_job(name, sources)
-    except KeyError:
-        known = ", ".join(sorted(scheduler.wanted_jobs(sources, config)) + sorted(scheduler.JOB_FUNCS))
-        raise InputError(f"没有作业 {name!r}；可用: {known}") from None
+def _run_now(ctx, scheduler, data, sources, problem, sources_dir, config, name, as_json):
+    if sources is None:
+        job_id = name if ":" in name or name in scheduler.JOB_FUNCS else f"crawl:{name}"
+    else:
+        try:
+            job_id = scheduler.resolve_job(name, sources)
+        except KeyError:
+            known = ", ".join(sorted(set(scheduler.wanted_jobs(sources, config)) | set(scheduler.JOB_FUNCS)))
+            raise InputError(f"没有作业 {name!r}；可用: {known}") from None
     pid = scheduler.running_pid(data)
     if pid:
         if not scheduler.hand_to_daemon(data, job_id):
@@ -107,6 +120,8 @@ def _run_now(ctx, scheduler, data, sources, sources_dir, config, name, as_json):
         else:
             click.echo(f"已交给调度器（进程 {pid}）立即运行 {job_id}；若该作业正在运行，本次触发将跳过")
         return
+    if problem:
+        raise InputError(problem)
     runtime = scheduler.configure(data, ctx.obj.get("store"), sources_dir, config)
     scheduler.setup_logging(runtime.data)
     ok = scheduler.run_now_here(job_id)
