@@ -31,6 +31,7 @@ import io
 import json
 import os
 import re
+import shutil
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -467,11 +468,16 @@ def write_capture(data_dir: Path, item: dict, crawler: dict | None, rendered: Re
     stamp = _stamp(started)
     partial = folder / f"{stamp}.{os.getpid()}.partial"
     partial.mkdir()
-    for name, body in files.items():
-        with open(partial / name, "wb") as fh:
-            fh.write(body)
-            fh.flush()
-            os.fsync(fh.fileno())
+    try:
+        for name, body in files.items():
+            with open(partial / name, "wb") as fh:
+                fh.write(body)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except OSError:
+        # A half-written capture (disk full) is no evidence; leave nothing that looks like one.
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     final, n = folder / stamp, 1
     while True:
         try:

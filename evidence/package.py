@@ -141,8 +141,9 @@ def _read_json(path: Path) -> dict:
 
 def export(store, ids: list[str], out: str | Path, *, data: Path, config: EvidenceConfig,
            case: str | None = None, operators: list[str] | None = None, pdf: bool = True,
-           actor: str | None = None) -> ExportResult:
-    """Write the package for ``ids`` to ``out``; returns what was written. ExportError on failure."""
+           actor: str | None = None, audit: dict | None = None) -> ExportResult:
+    """Write the package for ``ids`` to ``out``; returns what was written. ExportError on failure.
+    ``audit``: extra fields for the custody log's export entry (the web UI adds the client IP)."""
     t0 = time.perf_counter()
     out = Path(out)
     if out.exists():
@@ -262,7 +263,8 @@ def export(store, ids: list[str], out: str | Path, *, data: Path, config: Eviden
         zip_sha.update(chunk)
     custody.record(store, "export", data_dir=data, actor=actor or "、".join(operators), package_id=package_id,
                    case=case, items=[i.id for i in items], out=str(out.resolve()), zip_sha256=zip_sha.hexdigest(),
-                   manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(), key_fingerprint=fingerprint)
+                   manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(), key_fingerprint=fingerprint,
+                   **(audit or {}))
     return ExportResult(path=str(out), package_id=package_id, items=len(items), files=len(writer.files) + 1,
                         bytes=out.stat().st_size, seconds=round(time.perf_counter() - t0, 3),
                         fingerprint=fingerprint, sha256=zip_sha.hexdigest())

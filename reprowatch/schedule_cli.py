@@ -1,4 +1,5 @@
-"""CLI commands for scheduled monitoring: ``schedule``, ``recheck`` and ``review`` (issue 7).
+"""CLI commands for scheduled monitoring: ``schedule`` and ``recheck`` (issue 7; ``review`` is in
+web_cli.py, with reprowatch/review.py).
 
 Exit codes as everywhere (DESIGN.md): 0 ok, 1 findings (recheck: items still online; a job
 run with --run-now that failed), 2 usage or input error.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime, time, timedelta, timezone
 
 import click
 
@@ -198,69 +198,3 @@ def recheck(ctx, sources_dir, item_ids, config_file, as_json):
         click.echo("复查完成：" + "，".join(f"{name} {n} 条" for name, n in counts.items()))
     if still:
         sys.exit(EXIT_FINDINGS)
-
-
-def _parse_deadline(value: str) -> str:
-    """An officer's deadline: a date means the end of that day in Beijing time; a time is taken as given."""
-    from zoneinfo import ZoneInfo
-
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        day = None
-    if day is not None and len(value) == 10:
-        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo(BEIJING))
-        return end.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"--deadline: not a date (YYYY-MM-DD) or time: {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(BEIJING))  # officers write Beijing time
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-@click.command()
-@click.argument("item_id")
-@click.option("--status", required=True, help="new status: confirmed, dismissed, notice_sent, removed, still_online")
-@click.option("--note", default="", help="What was done or why.")
-@click.option("--deadline", metavar="YYYY-MM-DD",
-              help="With notice_sent: when the takedown is due (a date: the end of that day, Beijing time; "
-                   "default: now + the office config's deadline_days).")
-@click.option("--user", default=None, help="Who reviews (default: user@host).")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Office config (deadline_days).")
-@click.option("--json", "as_json", is_flag=True, help="Print the updated item as JSON.")
-@click.pass_context
-def review(ctx, item_id, status, note, deadline, user, config_file, as_json):
-    """Record a review decision on an item (new → confirmed | dismissed → notice_sent → removed | still_online)."""
-    from evidence.config import ConfigError, load_config
-    from evidence.custody import default_actor
-    from reprowatch.paths import data_dir
-    from search.store import NotFoundError, StoreError, TransitionError
-
-    if deadline and status != "notice_sent":
-        raise click.UsageError("--deadline goes with --status notice_sent")
-    if status == "notice_sent":
-        if deadline:
-            deadline = _parse_deadline(deadline)
-        else:
-            try:
-                days = load_config(config_file, data_dir()).deadline_days
-            except ConfigError as exc:
-                raise InputError(str(exc)) from None
-            deadline = (datetime.now(timezone.utc) + timedelta(days=days)).isoformat(timespec="seconds").replace(
-                "+00:00", "Z")
-    store = _open_store(ctx)
-    try:
-        item = store.review(item_id, status, note=note, user=user or default_actor(), deadline=deadline)
-    except NotFoundError:
-        raise InputError(f"no item {item_id!r}") from None
-    except (TransitionError, ValueError, StoreError) as exc:
-        raise InputError(str(exc)) from None
-    finally:
-        store.close()
-    if as_json:
-        click.echo(json.dumps(item, ensure_ascii=False, indent=2))
-        return
-    click.echo(f"{item_id}: 状态 {status}" + (f"，处置期限 {_local_time(item['deadline'])}（北京时间）"
-                                              if status == "notice_sent" else ""))

@@ -27,7 +27,8 @@ from elasticsearch import helpers
 
 from . import facets as facet_order
 from .highlight import snippet
-from .items import contact_values, day_of, merge, now_iso, prepare, review_deadline, time_bounds
+from .items import (contact_kind, contact_values, day_of, merge, now_iso, prepare, review_deadline, since_prefix,
+                     time_bounds)
 from .store import (FACETS, NotFoundError, Query, SearchResult, Store, StoreError, UpsertResult,
                     check_transition)
 from .tokenize import TokenPool, document_tokens, query_tokens
@@ -259,6 +260,83 @@ class ElasticsearchStore(Store):
                     continue
         raise StoreError(f"Elasticsearch at {self.url}: item {item_id} kept changing during review")
 
+    def add_note(self, item_id: str, text: str, user: str = "") -> dict:
+        """See :meth:`Store.add_note`; searchable at once, like a review."""
+        self._ensure()
+        with self._errors("adding a note"):
+            for _ in range(_CONFLICT_RETRIES):
+                try:
+                    found = self.client.get(index=self.items_index, id=item_id)
+                except ESNotFoundError:
+                    raise NotFoundError(f"no item with id {item_id!r}") from None
+                doc = found["_source"]
+                doc["notes"] = list(doc.get("notes") or []) + [{"at": now_iso(), "user": user, "text": text}]
+                try:
+                    self.client.index(index=self.items_index, id=item_id, document=doc, refresh="wait_for",
+                                      if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"])
+                    return _public(doc)
+                except ConflictError:
+                    continue
+        raise StoreError(f"Elasticsearch at {self.url}: item {item_id} kept changing while adding a note")
+
+    def _hits(self, action: str, **search) -> tuple[int, list[dict]]:
+        self._ensure()
+        with self._errors(action):
+            found = self.client.search(index=self.items_index, source_excludes=list(INTERNAL[:3]),
+                                       track_total_hits=True, **search)
+        return found["hits"]["total"]["value"], [_public(h["_source"]) for h in found["hits"]["hits"]]
+
+    def cluster_items(self, cluster: str, limit: int = 50) -> list[dict]:
+        """See :meth:`Store.cluster_items`."""
+        if not cluster:
+            return []
+        return self._hits("listing a cluster", query={"term": {"cluster": cluster}}, size=limit,
+                          sort=[{"last_seen": "desc"}, {"id": "asc"}])[1]
+
+    def review_queue(self, limit: int = 50, offset: int = 0) -> tuple[int, list[dict]]:
+        """See :meth:`Store.review_queue`."""
+        query = {"bool": {"filter": [{"term": {"flagged": True}}, {"term": {"status": "new"}}]}}
+        return self._hits("reading the review queue", query=query, from_=offset, size=limit,
+                          sort=[{"first_seen": "asc"}, {"id": "asc"}])
+
+    def contacts(self, limit: int = 1000) -> list[dict]:
+        """See :meth:`Store.contacts`: a terms aggregation on the contact values of flagged
+        items, with each value's sites, first and last sighting and one item's contacts (its kind)."""
+        self._ensure()
+        aggs = {"values": {"terms": {"field": "contact_values", "size": limit,
+                                     "order": [{"_count": "desc"}, {"_key": "asc"}]},
+                           "aggs": {"sites": {"terms": {"field": "site", "size": 100}},
+                                    "first": {"min": {"field": "first_seen"}},
+                                    "last": {"max": {"field": "last_seen"}},
+                                    "sample": {"top_hits": {"size": 1, "_source": ["contacts"]}}}}}
+        with self._errors("listing contacts"):
+            found = self.client.search(index=self.items_index, query={"term": {"flagged": True}}, size=0, aggs=aggs)
+        out = []
+        for b in found["aggregations"]["values"]["buckets"]:
+            sample = b["sample"]["hits"]["hits"]
+            contacts = sample[0]["_source"].get("contacts") or {} if sample else {}
+            out.append({"value": b["key"], "kind": contact_kind(b["key"], contacts), "items": b["doc_count"],
+                        "sites": sorted(s["key"] for s in b["sites"]["buckets"]),
+                        "first_seen": _iso(b["first"]), "last_seen": _iso(b["last"])})
+        return out
+
+    def stats(self, since: str) -> dict:
+        """See :meth:`Store.stats`."""
+        self._ensure()
+        start = since_prefix(since) + "Z"
+        aggs = {"flagged": {"filter": {"term": {"flagged": True}},
+                            "aggs": {"status": {"terms": {"field": "status", "size": 20}},
+                                     "new": {"filter": {"range": {"first_seen": {"gte": start}}},
+                                             "aggs": {"labels": {"terms": {"field": "labels", "size": 50}}}}}}}
+        with self._errors("counting"):
+            found = self.client.search(index=self.items_index, size=0, aggs=aggs, track_total_hits=True)
+        flagged = found["aggregations"]["flagged"]
+        buckets = lambda agg: {b["key"]: b["doc_count"] for b in agg["buckets"]}  # noqa: E731
+        return {"items": found["hits"]["total"]["value"], "flagged": flagged["doc_count"],
+                "status": facet_order.ordered("status", buckets(flagged["status"])),
+                "new_flagged": flagged["new"]["doc_count"],
+                "new_by_category": facet_order.ordered("category", buckets(flagged["new"]["labels"]))}
+
     def record_run(self, run: dict) -> None:
         """See :meth:`Store.record_run`."""
         run = dict(run)
@@ -382,6 +460,19 @@ class ElasticsearchStore(Store):
             buckets = found["aggregations"][name]["buckets"]
             facets[name] = facet_order.ordered(name, {str(b["key"]): b["doc_count"] for b in buckets})
         return SearchResult(total=found["hits"]["total"]["value"], items=items, facets=facets)
+
+
+def _iso(agg: dict) -> str | None:
+    """A min/max aggregation on a date as a stored-style UTC time (None for no value)."""
+    text = agg.get("value_as_string")
+    if text:
+        return text
+    if agg.get("value") is None:
+        return None
+    from datetime import datetime, timezone
+
+    moment = datetime.fromtimestamp(agg["value"] / 1000, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _reason(e: ApiError) -> str:

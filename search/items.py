@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 # so an item re-classified with newer rules shows the newer verdict.
 VERDICT_FIELDS = ("labels", "score", "flagged", "hits", "contacts")
 # Kept from the first time an item was stored, whatever a re-crawl brings.
-REVIEW_FIELDS = ("status", "history", "first_seen")
+REVIEW_FIELDS = ("status", "history", "first_seen", "notes")
 CONTACT_KINDS = ("phones", "wechat", "qq")
 
 
@@ -95,6 +95,20 @@ def contact_values(item: dict) -> list[str]:
     return list(values)
 
 
+def contact_kind(value: str, contacts: dict) -> str:
+    """Which of CONTACT_KINDS an item's ``contacts`` file a (lower-cased) value under."""
+    for kind in CONTACT_KINDS:
+        if any(str(v).strip().lower() == value for v in contacts.get(kind) or []):
+            return kind
+    return ""
+
+
+def since_prefix(since: str) -> str:
+    """``since`` as a UTC ``YYYY-MM-DDTHH:MM:SS`` prefix, which compares correctly with stored
+    times with or without milliseconds."""
+    return parse_time(since, "since").strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def prepare(item: dict, now: str | None = None) -> dict:
     """A copy of an incoming item with every contract field present and normalised."""
     if not isinstance(item, dict) or not item.get("id"):
@@ -124,6 +138,7 @@ def prepare(item: dict, now: str | None = None) -> dict:
     out.setdefault("cluster", None)
     out["evidence"] = dict(out.get("evidence") or {})
     out["history"] = list(out.get("history") or [])
+    out["notes"] = list(out.get("notes") or [])
     for name in ("fetched_at", "first_seen", "last_seen"):
         parse_time(out[name], name)  # reject bad times here, not halfway through a batch
     return out
@@ -151,7 +166,10 @@ def merge(old: dict | None, new: dict) -> tuple[dict, str]:
             merged[name] = new[name]
         outcome = "seen"
     for name in REVIEW_FIELDS:
-        merged[name] = old[name]
+        merged[name] = old.get(name, new[name])  # records stored before a field existed lack it
+    # The newest capture wins; a fetch without one (not flagged now, capture off) keeps the
+    # last capture, whose files stay on disk as evidence of what was online then.
+    merged["evidence"] = new.get("evidence") or old.get("evidence") or {}
     merged["last_seen"] = seen_at
     if "deadline" in old:  # the takedown deadline is set by review(), never by a crawl
         merged["deadline"] = old["deadline"]

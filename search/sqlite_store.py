@@ -33,7 +33,8 @@ from . import facets as facet_order
 from . import relevance
 from .columns import ItemColumns, csv_ints
 from .highlight import snippet
-from .items import contact_values, day_of, merge, now_iso, prepare, review_deadline, time_bounds, to_ms
+from .items import (contact_kind, contact_values, day_of, merge, now_iso, prepare, review_deadline, since_prefix,
+                     time_bounds, to_ms)
 from .store import (FACETS, NotFoundError, Query, SearchResult, Store, StoreError, UpsertResult,
                     check_transition)
 from .tokenize import TokenPool, document_tokens, query_tokens
@@ -171,6 +172,7 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA mmap_size = 1073741824")
             conn.execute("PRAGMA temp_store = MEMORY")
             self._ensure_schema(conn)
+            self._ensure_web_indexes(conn)
             return conn
         except sqlite3.Error as e:
             if conn is not None:
@@ -208,6 +210,15 @@ class SQLiteStore(Store):
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _ensure_web_indexes(self, conn: sqlite3.Connection) -> None:
+        # Added after schema version 1 for the web UI's item page (near-duplicates) and review
+        # queue (oldest first); created once by whoever opens the store first, like custody.
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        if "items_cluster" not in names:
+            conn.execute("CREATE INDEX IF NOT EXISTS items_cluster ON items (cluster, last_seen)")
+        if "items_queue" not in names:
+            conn.execute("CREATE INDEX IF NOT EXISTS items_queue ON items (status, flagged, first_seen, id)")
 
     @contextmanager
     def _errors(self, action: str):
@@ -361,6 +372,65 @@ class SQLiteStore(Store):
             conn.execute("UPDATE items SET status = ?, history = ?, extra = ?, seq = ? WHERE rowid = ?",
                          (status, _dumps(item["history"]), _dumps(extra) if extra else None, seq, row["rowid"]))
         return item
+
+    def add_note(self, item_id: str, text: str, user: str = "") -> dict:
+        """See :meth:`Store.add_note`."""
+        conn = self._conn()
+        with self._errors("adding a note"), self._transaction(conn):
+            row = conn.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no item with id {item_id!r}")
+            item = _item(row)
+            item["notes"] = list(item.get("notes") or []) + [{"at": now_iso(), "user": user, "text": text}]
+            extra = {k: v for k, v in item.items() if k not in _KNOWN}
+            seq = conn.execute("SELECT max(seq) FROM items").fetchone()[0] + 1
+            conn.execute("UPDATE items SET extra = ?, seq = ? WHERE rowid = ?", (_dumps(extra), seq, row["rowid"]))
+        return item
+
+    def cluster_items(self, cluster: str, limit: int = 50) -> list[dict]:
+        """See :meth:`Store.cluster_items`."""
+        if not cluster:
+            return []
+        with self._errors("listing a cluster"):
+            rows = self._conn().execute("SELECT * FROM items WHERE cluster = ? ORDER BY last_seen DESC, id LIMIT ?",
+                                        (cluster, limit)).fetchall()
+        return [_item(r) for r in rows]
+
+    def review_queue(self, limit: int = 50, offset: int = 0) -> tuple[int, list[dict]]:
+        """See :meth:`Store.review_queue`."""
+        conn = self._conn()
+        with self._errors("reading the review queue"), self._transaction(conn, "DEFERRED"):
+            total = conn.execute("SELECT count(*) FROM items WHERE status = 'new' AND flagged = 1").fetchone()[0]
+            rows = conn.execute("SELECT * FROM items WHERE status = 'new' AND flagged = 1 "
+                                "ORDER BY first_seen, id LIMIT ? OFFSET ?", (limit, offset)).fetchall()
+        return total, [_item(r) for r in rows]
+
+    def contacts(self, limit: int = 1000) -> list[dict]:
+        """See :meth:`Store.contacts`."""
+        sql = ("SELECT c.value, count(*) AS n, group_concat(DISTINCT i.site) AS sites, min(i.first_seen) AS first, "
+               "max(i.last_seen) AS last, max(i.contacts) AS sample "
+               "FROM item_contacts c JOIN items i ON i.rowid = c.item WHERE i.flagged = 1 "
+               "GROUP BY c.value ORDER BY n DESC, c.value LIMIT ?")
+        with self._errors("listing contacts"):
+            rows = self._conn().execute(sql, (limit,)).fetchall()
+        return [{"value": r["value"], "kind": contact_kind(r["value"], json.loads(r["sample"] or "{}")),
+                 "items": r["n"], "sites": sorted((r["sites"] or "").split(",")), "first_seen": r["first"],
+                 "last_seen": r["last"]} for r in rows]
+
+    def stats(self, since: str) -> dict:
+        """See :meth:`Store.stats`."""
+        start = since_prefix(since)
+        conn = self._conn()
+        with self._errors("counting"), self._transaction(conn, "DEFERRED"):
+            total, flagged = conn.execute("SELECT count(*), coalesce(sum(flagged), 0) FROM items").fetchone()
+            status = dict(conn.execute("SELECT status, count(*) FROM items WHERE flagged = 1 GROUP BY status"))
+            new = conn.execute("SELECT count(*) FROM items WHERE flagged = 1 AND first_seen >= ?",
+                               (start,)).fetchone()[0]
+            by_category = dict(conn.execute(
+                "SELECT l.category, count(*) FROM items i JOIN item_labels l ON l.item = i.rowid "
+                "WHERE i.flagged = 1 AND i.first_seen >= ? GROUP BY l.category", (start,)))
+        return {"items": total, "flagged": flagged, "status": facet_order.ordered("status", status),
+                "new_flagged": new, "new_by_category": facet_order.ordered("category", by_category)}
 
     def record_run(self, run: dict) -> None:
         """See :meth:`Store.record_run`."""

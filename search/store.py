@@ -11,7 +11,8 @@ An item as stored::
      "hits": [{"rule", "category", "text", "start", "end"}], "contacts": {"phones": [...], …},
      "status": "new", "fetched_at": "…", "first_seen": "…", "last_seen": "…",
      "content_hash": "sha1 of the text", "previous_hashes": ["…"], "cluster": "…",
-     "evidence": {"files": [{"path", "sha256", "size"}]}, "history": [{"at", "status", "note", "user"}]}
+     "evidence": {"files": [{"path", "sha256", "size"}]}, "history": [{"at", "status", "note", "user"}],
+     "notes": [{"at", "user", "text"}]}
     plus ``deadline`` (UTC ISO) once a takedown notice with a deadline is recorded.
 """
 
@@ -43,6 +44,10 @@ class TransitionError(ValueError):
     """A review status change that the workflow does not allow."""
 
 
+class NoteRequiredError(TransitionError):
+    """A review decision that needs a note was given none."""
+
+
 class NotFoundError(LookupError):
     """No item with that id."""
 
@@ -55,6 +60,16 @@ def check_transition(current: str, status: str) -> None:
     if status not in allowed:
         raise TransitionError(f"cannot move an item from {current} to {status} "
                               f"(from {current}: {', '.join(sorted(allowed)) or 'nothing'})")
+
+
+# Dismissing is the decision nobody looks at again, so whoever dismisses must say why.
+NOTE_REQUIRED = frozenset({"dismissed"})
+
+
+def check_note(status: str, note: str) -> None:
+    """NoteRequiredError when ``status`` needs a note (NOTE_REQUIRED) and ``note`` is blank."""
+    if status in NOTE_REQUIRED and not (note or "").strip():
+        raise NoteRequiredError(f"a note is required to move an item to {status} (say why)")
 
 
 @dataclass
@@ -165,6 +180,34 @@ class Store(ABC):
     @abstractmethod
     def custody_entries(self, after: int = 0):
         """Iterate the custody log from ``seq`` > ``after`` in ``seq`` order, as ``{"seq", "doc"}``."""
+
+    # -- the officers' web UI (search/web/) -------------------------------------------
+    # Not abstract, so a third backend still loads without them; both backends implement all.
+
+    def add_note(self, item_id: str, text: str, user: str = "") -> dict:
+        """Append ``{at, user, text}`` to the item's notes (kept across re-crawls, like its
+        history); returns the updated item. NotFoundError if there is no such item."""
+        raise NotImplementedError
+
+    def cluster_items(self, cluster: str, limit: int = 50) -> list[dict]:
+        """Items of one near-duplicate cluster, newest (last_seen) first."""
+        raise NotImplementedError
+
+    def review_queue(self, limit: int = 50, offset: int = 0) -> tuple[int, list[dict]]:
+        """(total, page) of flagged items still ``new``, oldest first (first_seen, then id):
+        the review queue, so nothing waits forever behind fresher ads."""
+        raise NotImplementedError
+
+    def contacts(self, limit: int = 1000) -> list[dict]:
+        """The phones, WeChat and QQ ids of flagged items (the blacklist), most items first:
+        ``{value, kind, items, sites: [...], first_seen, last_seen}``."""
+        raise NotImplementedError
+
+    def stats(self, since: str) -> dict:
+        """Dashboard counts: ``items``, ``flagged``, ``status`` {status: flagged items},
+        ``new_flagged`` (flagged items first seen at or after ``since``, an ISO time) and
+        ``new_by_category`` {category: count} of those."""
+        raise NotImplementedError
 
     def refresh(self) -> None:
         """Make everything written so far visible to search (a no-op where writes already are)."""

@@ -164,6 +164,16 @@ def test_bulk_upsert_outcomes_in_order(store):
     assert len(store.get("b2")["previous_hashes"]) == 1
 
 
+
+def test_recapture_of_unchanged_text_replaces_evidence_and_none_keeps_it(store):
+    first = {"dir": "evidence/e1/1", "files": [{"path": "a.html", "sha256": "ab" * 32, "size": 3}]}
+    second = {"dir": "evidence/e1/2", "files": [{"path": "a.html", "sha256": "cd" * 32, "size": 3}]}
+    store.upsert(ad("e1", "代孕", fetched_at=at(1), evidence=first))
+    assert store.upsert(ad("e1", "代孕", fetched_at=at(2), evidence=second)).outcome == "seen"
+    assert store.get("e1")["evidence"] == second
+    store.upsert(ad("e1", "代孕", fetched_at=at(3)))  # fetched again without a capture
+    assert store.get("e1")["evidence"] == second
+
 # -- full text -----------------------------------------------------------------------------
 
 def test_chinese_full_text(store):
@@ -456,3 +466,64 @@ def test_review_deadline_kept_across_recrawls(store):
     assert store.get("s1")["deadline"] == "2026-03-20T00:00:00Z"
     hits = store.search(Query(status="notice_sent", include_all=True)).items
     assert [h["id"] for h in hits] == ["s1"] and hits[0]["deadline"] == "2026-03-20T00:00:00Z"
+
+
+# -- what the web UI needs: notes, clusters, the review queue, contacts, stats -------------
+
+def test_notes_are_kept_across_recrawls(store):
+    load(store, CORPUS)
+    item = store.add_note("s1", "已电话核实，号码有效", user="officer1")
+    assert [(n["user"], n["text"]) for n in item["notes"]] == [("officer1", "已电话核实，号码有效")]
+    store.add_note("s1", "第二条备注")
+    store.upsert(ad("s1", "专业代孕妈妈，文字已改。", fetched_at=at(9)))  # changed text
+    store.refresh()
+    got = store.get("s1")
+    assert [n["text"] for n in got["notes"]] == ["已电话核实，号码有效", "第二条备注"]
+    assert got["notes"][0]["at"].endswith("Z")
+    assert store.get("s2")["notes"] == []
+    with pytest.raises(NotFoundError):
+        store.add_note("missing", "x")
+
+
+def test_cluster_items_newest_first(store):
+    load(store, [ad("c1", "代孕一", cluster="k1", fetched_at=at(1)), ad("c2", "代孕二", cluster="k1", fetched_at=at(3)),
+                 ad("c3", "代孕三", cluster="k2", fetched_at=at(2)), ad("c4", "新闻", cluster="k1", fetched_at=at(2),
+                                                                     flagged=False, labels=[])])
+    assert [i["id"] for i in store.cluster_items("k1")] == ["c2", "c4", "c1"]
+    assert [i["id"] for i in store.cluster_items("k1", limit=1)] == ["c2"]
+    assert store.cluster_items("nothing") == [] and store.cluster_items("") == []
+
+
+def test_review_queue_oldest_new_flagged_first(store):
+    load(store, CORPUS)
+    store.review("s1", "confirmed")
+    total, page = store.review_queue(limit=2)
+    # s1 is reviewed, n1/n2 are not flagged; s2, s3, s4 by first_seen.
+    assert total == 3 and [i["id"] for i in page] == ["s2", "s3"]
+    assert [i["id"] for i in store.review_queue(limit=5, offset=2)[1]] == ["s4"]
+
+
+def test_contacts_aggregate_flagged_items(store):
+    load(store, CORPUS + [ad("s5", "代孕，电话 13800138000", fetched_at=at(7), site="forum.example.cn",
+                             contacts={"phones": ["13800138000"]}),
+                          ad("n3", "电话 13800138000", flagged=False, labels=[], fetched_at=at(8),
+                             contacts={"phones": ["13800138000"]})])
+    rows = {r["value"]: r for r in store.contacts()}
+    phone = rows["13800138000"]
+    assert phone["kind"] == "phones" and phone["items"] == 2  # the unflagged n3 does not count
+    assert phone["sites"] == ["ads.example.cn", "forum.example.cn"]
+    assert phone["first_seen"].startswith("2026-03-01T08:00:00") and phone["last_seen"].startswith("2026-03-07T08:00:00")
+    assert rows["daiyun888"]["kind"] == "wechat" and rows["123456789"]["kind"] == "qq"
+    assert list(rows)[0] == "13800138000"  # most items first
+    assert len(store.contacts(limit=1)) == 1
+
+
+def test_stats_count_new_flagged_by_category(store):
+    load(store, CORPUS)
+    store.review("s2", "dismissed", note="误报")
+    stats = store.stats(since=at(3))
+    assert stats["items"] == 6 and stats["flagged"] == 4
+    assert stats["status"] == {"new": 3, "dismissed": 1}
+    assert stats["new_flagged"] == 2  # s3 (day 3) and s4 (day 4)
+    assert stats["new_by_category"] == {"sex_selection": 1, "surrogacy": 1, "unlicensed_art": 1}
+    assert store.stats(since="2027-01-01")["new_flagged"] == 0
