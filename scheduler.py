@@ -408,9 +408,10 @@ def _command_job(job_id: str, args: list[str]) -> bool:
 
 
 def daily_report_job() -> bool:
-    """``reprowatch report daily --out <reports dir>`` (mail as the office config says)."""
+    """``reprowatch report daily`` (yesterday) into the reports folder; it mails as the office
+    config says, and alerts sources of our sources folder that did not run when due."""
     rt = _rt()
-    return _command_job("report:daily", ["report", "daily", "--out", str(rt.reports_dir)])
+    return _command_job("report:daily", ["report", "daily", "--out", str(rt.reports_dir), "--sources", str(rt.sources)])
 
 
 def previous_month(today: date) -> str:

@@ -97,6 +97,9 @@ def test_recheck_static_pages(web, cli_bin, crawled):
         assert meta["http_status"] == decisions[item["id"]]["http_status"]
     gone = (data / decisions[items["gone404"]["id"]]["evidence_dir"] / "response.html").read_text(encoding="utf-8")
     assert "404" in gone
+    # The item still online raised one alert (reports/alerts.py: recorded and sent).
+    alerts = [json.loads(line) for line in (data / "alerts.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(a["kind"], a["items"]) for a in alerts] == [("still_online", [items["live"]["id"]])]
     untouched = json.loads(rw(cli_bin, data, "show", items["not_due"]["id"], "--json").stdout)
     assert untouched["status"] == "notice_sent" and untouched["history"][-1]["user"] != "recheck"
 

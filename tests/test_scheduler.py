@@ -130,10 +130,10 @@ def test_restart_reconciles_and_keeps_jobs_once(web, daemon, tmp_path):
     base = web.urls["classifieds"]
     for name, cron in (("kept", "0 3 * * *"), ("changed", "0 4 * * *"), ("gone", "0 6 * * *")):
         write_source(sources, name, f"{base}/post/3.html", cron, "/post/3.html")
-    d = daemon(sources, daily_report="0 8 * * *")
+    d = daemon(sources, daily_report="0 8 * * *", monthly_report="30 8 1 * *")
     d.start()
     before = {j["id"]: j for j in d.jobs()["jobs"]}
-    assert set(before) == {"crawl:kept", "crawl:changed", "crawl:gone", "report:daily"}
+    assert set(before) == {"crawl:kept", "crawl:changed", "crawl:gone", "report:daily", "report:monthly"}
     assert before["report:daily"]["next_run"].endswith("08:00:00")  # shown in Beijing time
     assert d.jobs()["daemon_pid"] == d.proc.pid
 
@@ -149,15 +149,25 @@ def test_restart_reconciles_and_keeps_jobs_once(web, daemon, tmp_path):
     d.start()
     now = datetime.now(BEIJING)
     after = {j["id"]: j for j in d.jobs()["jobs"]}
-    assert set(after) == {"crawl:kept", "crawl:changed", "crawl:added", "report:daily"}
+    assert set(after) == {"crawl:kept", "crawl:changed", "crawl:added", "report:daily", "report:monthly"}
     assert after["crawl:added"]["next_run"] == next_time(now, 5, 17, weekday=0).strftime("%Y-%m-%d %H:%M:%S")
     assert after["crawl:changed"]["next_run"] == next_time(now, 4, 30).strftime("%Y-%m-%d %H:%M:%S")
     # Unchanged jobs keep the next run stored before the restart.
-    for job_id in ("crawl:kept", "report:daily"):
+    for job_id in ("crawl:kept", "report:daily", "report:monthly"):
         assert after[job_id]["next_run_utc"] == before[job_id]["next_run_utc"]
     rows = sqlite3.connect(d.data / "scheduler.db").execute("SELECT id FROM apscheduler_jobs").fetchall()
     assert sorted(r[0] for r in rows) == sorted(after)  # each job once in the job store
     assert not d.jobs()["pending"]
+
+    # The report jobs run `reprowatch report` as the daemon's subprocesses, into data/reports/.
+    assert d.schedule("--run-now", "report:daily").returncode == 0
+    assert d.schedule("--run-now", "report:monthly").returncode == 0
+    d.wait_log("作业 report:daily 完成")
+    d.wait_log("作业 report:monthly 完成")
+    yesterday = (now - timedelta(days=1)).strftime("%Y-%m-%d")
+    month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    assert (d.data / "reports" / f"日报-{yesterday}.html").is_file()
+    assert (d.data / "reports" / f"汇总表-{month}.xlsx").is_file()
 
     # A second daemon on the same data folder would run every job twice: refused.
     second = d.schedule()
@@ -242,6 +252,8 @@ def test_failed_and_timed_out_crawls_are_recorded_while_the_daemon_lives(web, da
 
     # The daemon lives on.
     assert d.proc.poll() is None and d.jobs()["daemon_pid"] == pid
+    alerts = [json.loads(line) for line in (d.data / "alerts.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(a["kind"], a["source"]) for a in alerts] == [("crawl_failed", "broken"), ("crawl_timeout", "slow")]
     listing = {j["id"]: j for j in d.jobs()["jobs"]}
     assert listing["crawl:broken"]["last"]["last_status"] == "failed"
     assert listing["crawl:slow"]["last"]["last_status"] == "timeout"
