@@ -43,7 +43,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from crawlers.cron import TIMEZONE, cron_trigger
+from reprowatch.cron import TIMEZONE, cron_trigger
 
 log = logging.getLogger("reprowatch.scheduler")
 

@@ -148,7 +148,7 @@ class Source(_Strict):
     @classmethod
     def _cron(cls, v: str | None) -> str | None:
         if v is not None:
-            from crawlers.cron import cron_trigger
+            from reprowatch.cron import cron_trigger
 
             cron_trigger(v)  # a bad line stops here, naming file and field, not in the daemon
         return v
