@@ -40,9 +40,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
+from evidence.config import ConfigError, ScheduleConfig  # noqa: F401 — ConfigError: for callers
+from evidence.config import load_config as load_office_config
 from reprowatch.cron import TIMEZONE, cron_trigger
 
 log = logging.getLogger("reprowatch.scheduler")
@@ -50,7 +49,6 @@ log = logging.getLogger("reprowatch.scheduler")
 JOBSTORE_FILE = "scheduler.db"
 LOCK_FILE = "scheduler.lock"
 STATE_FILE = "scheduler-state.json"
-CONFIG_FILE = "schedule.yaml"
 # How often the daemon re-reads its job store even with nothing due: the delay before a
 # `--run-now` from another process (or a job added by SIGHUP) is seen.
 POLL_SECONDS = 2.0
@@ -59,72 +57,11 @@ POLL_SECONDS = 2.0
 _OK_CODES = {0, 1}
 
 
-class ConfigError(ValueError):
-    """The schedule config is unreadable or malformed; the message names the file and the field."""
-
-
-class ScheduleConfig(BaseModel):
-    """``schedule.yaml``: when the fixed jobs run and how long any job may take.
-
-    Crons are crontab lines in Beijing time; ``null`` switches a job off. Times are seconds.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    daily_report: str | None = "0 8 * * *"
-    monthly_report: str | None = "0 8 1 * *"
-    recheck: str | None = "0 * * * *"
-    # A crawl is asked to stop (Scrapy's CLOSESPIDER_TIMEOUT: graceful, its run recorded, the
-    # next run resumes) at crawl_time_limit; one still running kill_grace later is killed.
-    crawl_time_limit: float = Field(default=4 * 3600, gt=0)
-    kill_grace: float = Field(default=300, ge=0)
-    job_time_limit: float = Field(default=3600, gt=0)
-    misfire_grace: int = Field(default=3600, ge=1)
-    stop_timeout: float = Field(default=600, ge=0)
-    max_parallel: int = Field(default=4, ge=1, le=64)
-    reports_dir: str | None = None
-
-    @field_validator("daily_report", "monthly_report", "recheck")
-    @classmethod
-    def _cron(cls, v: str | None) -> str | None:
-        if v is not None:
-            cron_trigger(v)
-        return v
-
-
-def config_path(explicit: str | None, data: Path) -> Path | None:
-    """The schedule config in force: ``--config``, ``$REPROWATCH_SCHEDULE_CONFIG``,
-    ``./schedule.yaml``, ``<data>/schedule.yaml``, or None (defaults)."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("REPROWATCH_SCHEDULE_CONFIG")
-    if env:
-        return Path(env)
-    for candidate in (Path(CONFIG_FILE), Path(data) / CONFIG_FILE):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def load_config(explicit: str | None, data: Path) -> ScheduleConfig:
-    """The schedule config (defaults when there is no file); ConfigError names file and field."""
-    path = config_path(explicit, data)
-    if path is None:
-        return ScheduleConfig()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings")
-    try:
-        return ScheduleConfig.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{path}: field {where!r}: {msg}") from None
+    """The ``schedule:`` section of the office config (evidence/config.py: ``--config``,
+    ``$REPROWATCH_EVIDENCE_CONFIG``, ``./evidence.yaml``, ``<data>/evidence.yaml``); defaults
+    without one. ConfigError names the file and the field."""
+    return load_office_config(explicit, data).schedule
 
 
 # -- what the jobs run with --------------------------------------------------------------------
@@ -146,6 +83,7 @@ class Runtime:
     sources: Path
     config: ScheduleConfig
     command: list[str]
+    office_config: Path | None = None  # an explicit office config, passed on to every job
     stopping: threading.Event = field(default_factory=threading.Event)
     reload: bool = False
     children: dict[int, _Child] = field(default_factory=dict)
@@ -177,11 +115,12 @@ def reprowatch_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "reprowatch.cli"]
 
 
-def configure(data: Path, store: str | None, sources: Path, config: ScheduleConfig) -> Runtime:
+def configure(data: Path, store: str | None, sources: Path, config: ScheduleConfig,
+              office_config: str | None = None) -> Runtime:
     """Set up the runtime the job functions of this process use."""
     global _runtime
     _runtime = Runtime(Path(data).resolve(), absolute_store(store), Path(sources).resolve(), config,
-                       reprowatch_command())
+                       reprowatch_command(), Path(office_config).resolve() if office_config else None)
     return _runtime
 
 
@@ -252,6 +191,8 @@ def run_child(job_id: str, args: list[str], time_limit: float) -> ChildResult:
     logs.mkdir(parents=True, exist_ok=True)
     path = logs / f"{job_id.replace(':', '-')}-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     env = dict(os.environ, REPROWATCH_DATA=str(rt.data), REPROWATCH_STORE=rt.store, PYTHONUNBUFFERED="1")
+    if rt.office_config:
+        env["REPROWATCH_EVIDENCE_CONFIG"] = str(rt.office_config)  # mail, alerts, 汇总表 filler
     started = time.monotonic()
     with open(path, "ab") as out:
         proc = subprocess.Popen(rt.command + args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -279,13 +220,12 @@ def run_child(job_id: str, args: list[str], time_limit: float) -> ChildResult:
 
 
 def raise_alert(kind: str, message: str, source: str | None = None, items: list[str] = ()) -> None:
-    """Raise an alert through reports/alerts.py (recorded for the daily report, sent at once)."""
-    try:
-        from reports.alerts import send_alert
-    except ImportError:  # the reports package is not installed here: the log is all we have
-        log.warning("告警（未发送，reports 未安装）%s: %s", kind, message)
-        return
-    send_alert(kind, message, source=source, items=list(items))
+    """Raise an alert through reports/alerts.py (recorded for the daily report, sent at once),
+    with this daemon's office config."""
+    from reports.alerts import send_alert
+
+    send_alert(kind, message, source=source, items=list(items),
+               config=_runtime.office_config if _runtime is not None else None)
 
 
 # -- job state for `--list` -------------------------------------------------------------------

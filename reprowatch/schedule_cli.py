@@ -39,9 +39,10 @@ def _schedule_config(config_file, data):
 @click.option("--sources", "sources_dir", default="sources", show_default=True,
               type=click.Path(file_okay=False), help="Folder of source YAML files (their `schedule` crons).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
-              help="Schedule config YAML: daily_report, monthly_report, recheck (crons, Beijing time), "
-                   "crawl_time_limit, kill_grace, job_time_limit, misfire_grace, stop_timeout, max_parallel, "
-                   "reports_dir (default: $REPROWATCH_SCHEDULE_CONFIG, ./schedule.yaml, data/schedule.yaml).")
+              help="Office config YAML; its schedule: section has daily_report, monthly_report, recheck "
+                   "(crons, Beijing time), crawl_time_limit, kill_grace, job_time_limit, misfire_grace, "
+                   "stop_timeout, max_parallel, reports_dir (default: $REPROWATCH_EVIDENCE_CONFIG, "
+                   "./evidence.yaml, data/evidence.yaml). Every job gets the same file.")
 @click.option("--list", "list_", is_flag=True, help="Show each job and its next run (Beijing time), then exit.")
 @click.option("--run-now", "run_now", metavar="JOB",
               help="Run one job now: crawl:SOURCE (or just SOURCE), report:daily, report:monthly, recheck. "
@@ -73,9 +74,9 @@ def schedule(ctx, sources_dir, config_file, list_, run_now, as_json):
         _print_jobs(scheduler.list_jobs(data, sources, config), as_json)
         return
     if run_now:
-        _run_now(ctx, scheduler, data, sources, problem, sources_dir, config, run_now, as_json)
+        _run_now(ctx, scheduler, data, sources, problem, sources_dir, config, config_file, run_now, as_json)
         return
-    runtime = scheduler.configure(data, ctx.obj.get("store"), sources_dir, config)
+    runtime = scheduler.configure(data, ctx.obj.get("store"), sources_dir, config, config_file)
     try:
         code = scheduler.run_daemon(runtime, sources)
     except scheduler.AlreadyRunning as exc:
@@ -102,7 +103,7 @@ def _print_jobs(listing: dict, as_json: bool) -> None:
         click.echo(f"  * {change['id']}: {names[change['action']]}（调度器下次启动或收到 SIGHUP 时生效）")
 
 
-def _run_now(ctx, scheduler, data, sources, problem, sources_dir, config, name, as_json):
+def _run_now(ctx, scheduler, data, sources, problem, sources_dir, config, config_file, name, as_json):
     if sources is None:
         job_id = name if ":" in name or name in scheduler.JOB_FUNCS else f"crawl:{name}"
     else:
@@ -122,7 +123,7 @@ def _run_now(ctx, scheduler, data, sources, problem, sources_dir, config, name, 
         return
     if problem:
         raise InputError(problem)
-    runtime = scheduler.configure(data, ctx.obj.get("store"), sources_dir, config)
+    runtime = scheduler.configure(data, ctx.obj.get("store"), sources_dir, config, config_file)
     scheduler.setup_logging(runtime.data)
     ok = scheduler.run_now_here(job_id)
     state = scheduler.read_state(runtime.data).get(job_id, {})
@@ -153,7 +154,7 @@ def recheck(ctx, sources_dir, item_ids, config_file, as_json):
     from crawlers.recheck import DECISION_NAMES, due_items, run_recheck
     from evidence.config import ConfigError, load_config
     from reprowatch.paths import data_dir
-    from scheduler import raise_alert
+    from reports.alerts import send_alert
     from search.store import StoreError
 
     data = data_dir()
@@ -189,8 +190,8 @@ def recheck(ctx, sources_dir, item_ids, config_file, as_json):
         store.close()
     still = [r for r in results if r.decision == "still_online"]
     if still:
-        raise_alert("still_online", f"{len(still)} 条违法广告在处置期限后仍在线，请再次督办",
-                    items=[r.id for r in still])
+        send_alert("still_online", f"{len(still)} 条违法广告在处置期限后仍在线，请再次督办",
+                   items=[r.id for r in still], config=office)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in results], ensure_ascii=False, indent=2))
     else:

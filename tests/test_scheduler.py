@@ -39,8 +39,8 @@ class Daemon:
     def __init__(self, cli_bin: str, data: Path, sources: Path, config: dict):
         self.cli, self.data, self.sources = cli_bin, data, sources
         data.mkdir(parents=True, exist_ok=True)
-        self.config = data / "schedule.yaml"
-        self.config.write_text(yaml.safe_dump(config), encoding="utf-8")
+        self.config = data / "office.yaml"  # the office config; the daemon's settings are its schedule:
+        self.config.write_text(yaml.safe_dump({"schedule": config}), encoding="utf-8")
         # No crawl-time evidence capture: the scheduling is under test, and Chromium costs seconds.
         self.env = dict(os.environ, REPROWATCH_DATA=str(data), REPROWATCH_EVIDENCE="0")
         self.store = f"sqlite:///{data}/rw.db"
@@ -173,6 +173,16 @@ def test_restart_reconciles_and_keeps_jobs_once(web, daemon, tmp_path):
     second = d.schedule()
     assert second.returncode == 2 and "已在运行" in second.stderr
     assert d.stop() == 0
+
+    # With no daemon, --run-now runs the job here and now.
+    here = d.schedule("--run-now", "kept", "--json")
+    assert here.returncode == 0, here.stderr
+    assert json.loads(here.stdout)["ok"] and d.runs("kept")[-1]["finish_reason"] == "finished"
+
+    # A malformed cron in the config stops the daemon before it starts, naming the field.
+    d.config.write_text(yaml.safe_dump({"schedule": {"recheck": "0 8 1 * 1"}}), encoding="utf-8")
+    bad = d.schedule()
+    assert bad.returncode == 2 and "schedule.recheck" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_no_overlap_and_sigterm_waits_for_the_crawl(web, daemon, tmp_path):
