@@ -41,8 +41,9 @@ class Daemon:
         data.mkdir(parents=True, exist_ok=True)
         self.config = data / "office.yaml"  # the office config; the daemon's settings are its schedule:
         self.config.write_text(yaml.safe_dump({"schedule": config}), encoding="utf-8")
-        # No crawl-time evidence capture: the scheduling is under test, and Chromium costs seconds.
-        self.env = dict(os.environ, REPROWATCH_DATA=str(data), REPROWATCH_EVIDENCE="0")
+        # No crawl-time evidence capture and no worker process: the scheduling is under test,
+        # and starting Chromium or a worker costs seconds per one-page crawl.
+        self.env = dict(os.environ, REPROWATCH_DATA=str(data), REPROWATCH_EVIDENCE="0", REPROWATCH_WORKERS="0")
         self.store = f"sqlite:///{data}/rw.db"
         self.proc = None
         self.starts = 0
@@ -274,3 +275,32 @@ def test_failed_and_timed_out_crawls_are_recorded_while_the_daemon_lives(web, da
     assert d.stop() == 0
     last = d.runs("slow")[-1]
     assert len(d.runs("slow")) == 2 and last["status"] == "failed" and "调度器停止" in last["error"]
+
+
+def test_runs_missed_while_down_run_once_on_restart(web, daemon, tmp_path):
+    """Three hourly runs fall due while the daemon is down: on restart the source crawls once
+    (coalesced, within misfire_grace), and not again after."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    sources = tmp_path / "sources"
+    write_source(sources, "hourly", web.urls["classifieds"] + "/post/3.html", "5 * * * *", "/post/3.html")
+    d = daemon(sources, misfire_grace=4 * 3600)
+    d.start()
+    assert d.stop() == 0
+    # The daemon was down for three hours: its job store says the run was due then.
+    store = SQLAlchemyJobStore(url=f"sqlite:///{d.data / 'scheduler.db'}")
+    store.start(BlockingScheduler(timezone="Asia/Shanghai"), "default")
+    job = store.lookup_job("crawl:hourly")
+    job._modify(next_run_time=datetime.now(BEIJING) - timedelta(hours=3))
+    store.update_job(job)
+    store.shutdown()
+
+    d.start()
+    d.wait_log("抓取 hourly 完成")
+    time.sleep(2 * 2.0 + 0.5)  # two polls more: a second run would have started
+    assert len(d.runs("hourly")) == 1
+    assert d.log.count("作业 crawl:hourly 已启动") == 1
+    nxt = datetime.fromisoformat(d.jobs()["jobs"][0]["next_run"]).replace(tzinfo=BEIJING)
+    assert nxt > datetime.now(BEIJING) and nxt.minute == 5 and nxt - datetime.now(BEIJING) <= timedelta(hours=1)
+    assert d.stop() == 0
