@@ -586,6 +586,9 @@ def run_daemon(runtime: Runtime, sources: dict) -> int:
 
     lock = acquire_lock(runtime.data)
     setup_logging(runtime.data)
+    for job_id, last in read_state(runtime.data).items():
+        if last.get("running"):  # the previous daemon died without stopping (SIGKILL, power)
+            _save_state(job_id, running=False, last_status="interrupted")
     sched = _daemon_class()(runtime, sources, jobstores={"default": _jobstore(runtime.data)},
                             executors=_executors(runtime.config), job_defaults=_job_options(runtime.config),
                             timezone=TIMEZONE)
