@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from evidence.config import ConfigError, ScheduleConfig  # noqa: F401 — ConfigError: for callers
+from evidence.config import ScheduleConfig
 from evidence.config import load_config as load_office_config
 from reprowatch.cron import TIMEZONE, cron_trigger
 
@@ -52,8 +52,9 @@ STATE_FILE = "scheduler-state.json"
 # How often the daemon re-reads its job store even with nothing due: the delay before a
 # `--run-now` from another process (or a job added by SIGHUP) is seen.
 POLL_SECONDS = 2.0
-# Exit codes of the jobs' commands that are not failures: 1 means "findings" (DESIGN.md),
-# e.g. recheck found items still online.
+# Exit codes of the jobs' commands that are not failures: 1 means "findings" (DESIGN.md):
+# recheck found items still online, or the daily report is written but its mail waits in
+# the outbox.
 _OK_CODES = {0, 1}
 
 

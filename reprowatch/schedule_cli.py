@@ -28,10 +28,11 @@ def _sources(sources_dir: str) -> dict:
 
 def _schedule_config(config_file, data):
     import scheduler
+    from evidence.config import ConfigError
 
     try:
         return scheduler.load_config(config_file, data)
-    except scheduler.ConfigError as exc:
+    except ConfigError as exc:
         raise InputError(str(exc)) from None
 
 
