@@ -40,91 +40,29 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from crawlers.cron import TIMEZONE, cron_trigger
+from evidence.config import ScheduleConfig
+from evidence.config import load_config as load_office_config
+from reprowatch.cron import TIMEZONE, cron_trigger
 
 log = logging.getLogger("reprowatch.scheduler")
 
 JOBSTORE_FILE = "scheduler.db"
 LOCK_FILE = "scheduler.lock"
 STATE_FILE = "scheduler-state.json"
-CONFIG_FILE = "schedule.yaml"
 # How often the daemon re-reads its job store even with nothing due: the delay before a
 # `--run-now` from another process (or a job added by SIGHUP) is seen.
 POLL_SECONDS = 2.0
-# Exit codes of the jobs' commands that are not failures: 1 means "findings" (DESIGN.md),
-# e.g. recheck found items still online.
+# Exit codes of the jobs' commands that are not failures: 1 means "findings" (DESIGN.md):
+# recheck found items still online, or the daily report is written but its mail waits in
+# the outbox.
 _OK_CODES = {0, 1}
 
 
-class ConfigError(ValueError):
-    """The schedule config is unreadable or malformed; the message names the file and the field."""
-
-
-class ScheduleConfig(BaseModel):
-    """``schedule.yaml``: when the fixed jobs run and how long any job may take.
-
-    Crons are crontab lines in Beijing time; ``null`` switches a job off. Times are seconds.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    daily_report: str | None = "0 8 * * *"
-    monthly_report: str | None = "0 8 1 * *"
-    recheck: str | None = "0 * * * *"
-    # A crawl is asked to stop (Scrapy's CLOSESPIDER_TIMEOUT: graceful, its run recorded, the
-    # next run resumes) at crawl_time_limit; one still running kill_grace later is killed.
-    crawl_time_limit: float = Field(default=4 * 3600, gt=0)
-    kill_grace: float = Field(default=300, ge=0)
-    job_time_limit: float = Field(default=3600, gt=0)
-    misfire_grace: int = Field(default=3600, ge=1)
-    stop_timeout: float = Field(default=600, ge=0)
-    max_parallel: int = Field(default=4, ge=1, le=64)
-    reports_dir: str | None = None
-
-    @field_validator("daily_report", "monthly_report", "recheck")
-    @classmethod
-    def _cron(cls, v: str | None) -> str | None:
-        if v is not None:
-            cron_trigger(v)
-        return v
-
-
-def config_path(explicit: str | None, data: Path) -> Path | None:
-    """The schedule config in force: ``--config``, ``$REPROWATCH_SCHEDULE_CONFIG``,
-    ``./schedule.yaml``, ``<data>/schedule.yaml``, or None (defaults)."""
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("REPROWATCH_SCHEDULE_CONFIG")
-    if env:
-        return Path(env)
-    for candidate in (Path(CONFIG_FILE), Path(data) / CONFIG_FILE):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def load_config(explicit: str | None, data: Path) -> ScheduleConfig:
-    """The schedule config (defaults when there is no file); ConfigError names file and field."""
-    path = config_path(explicit, data)
-    if path is None:
-        return ScheduleConfig()
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings")
-    try:
-        return ScheduleConfig.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{path}: field {where!r}: {msg}") from None
+    """The ``schedule:`` section of the office config (evidence/config.py: ``--config``,
+    ``$REPROWATCH_EVIDENCE_CONFIG``, ``./evidence.yaml``, ``<data>/evidence.yaml``); defaults
+    without one. ConfigError names the file and the field."""
+    return load_office_config(explicit, data).schedule
 
 
 # -- what the jobs run with --------------------------------------------------------------------
@@ -146,6 +84,7 @@ class Runtime:
     sources: Path
     config: ScheduleConfig
     command: list[str]
+    office_config: Path | None = None  # an explicit office config, passed on to every job
     stopping: threading.Event = field(default_factory=threading.Event)
     reload: bool = False
     children: dict[int, _Child] = field(default_factory=dict)
@@ -177,11 +116,12 @@ def reprowatch_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "reprowatch.cli"]
 
 
-def configure(data: Path, store: str | None, sources: Path, config: ScheduleConfig) -> Runtime:
+def configure(data: Path, store: str | None, sources: Path, config: ScheduleConfig,
+              office_config: str | None = None) -> Runtime:
     """Set up the runtime the job functions of this process use."""
     global _runtime
     _runtime = Runtime(Path(data).resolve(), absolute_store(store), Path(sources).resolve(), config,
-                       reprowatch_command())
+                       reprowatch_command(), Path(office_config).resolve() if office_config else None)
     return _runtime
 
 
@@ -252,6 +192,8 @@ def run_child(job_id: str, args: list[str], time_limit: float) -> ChildResult:
     logs.mkdir(parents=True, exist_ok=True)
     path = logs / f"{job_id.replace(':', '-')}-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     env = dict(os.environ, REPROWATCH_DATA=str(rt.data), REPROWATCH_STORE=rt.store, PYTHONUNBUFFERED="1")
+    if rt.office_config:
+        env["REPROWATCH_EVIDENCE_CONFIG"] = str(rt.office_config)  # mail, alerts, 汇总表 filler
     started = time.monotonic()
     with open(path, "ab") as out:
         proc = subprocess.Popen(rt.command + args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -279,13 +221,12 @@ def run_child(job_id: str, args: list[str], time_limit: float) -> ChildResult:
 
 
 def raise_alert(kind: str, message: str, source: str | None = None, items: list[str] = ()) -> None:
-    """Raise an alert through reports/alerts.py (recorded for the daily report, sent at once)."""
-    try:
-        from reports.alerts import send_alert
-    except ImportError:  # the reports package is not installed here: the log is all we have
-        log.warning("告警（未发送，reports 未安装）%s: %s", kind, message)
-        return
-    send_alert(kind, message, source=source, items=list(items))
+    """Raise an alert through reports/alerts.py (recorded for the daily report, sent at once),
+    with this daemon's office config."""
+    from reports.alerts import send_alert
+
+    send_alert(kind, message, source=source, items=list(items),
+               config=_runtime.office_config if _runtime is not None else None)
 
 
 # -- job state for `--list` -------------------------------------------------------------------
@@ -370,7 +311,6 @@ def _record_failed_crawl(source: str, started: str, result: ChildResult) -> None
 
     status = "timeout" if result.timed_out else "failed"
     reason = result.reason()
-    log.error("抓取 %s 失败（%s）：%s；日志 %s", source, status, reason, result.log)
     run = {"source": source, "started": started, "finished": _utc_now(), "pages": 0, "items": 0, "new": 0,
            "changed": 0, "flagged": 0, "spooled": 0, "robots_blocked": 0, "trap_dropped": 0,
            "errors": {"crawl_timeout" if result.timed_out else "crawl_failed": 1}, "finish_reason": status,
@@ -388,6 +328,7 @@ def _record_failed_crawl(source: str, started: str, result: ChildResult) -> None
             store.close()
     except StoreError as exc:
         log.error("抓取 %s 的失败记录无法写入存储: %s", source, exc)
+    log.error("抓取 %s 失败（%s）：%s；日志 %s", source, status, reason, result.log)
     kind = "crawl_timeout" if result.timed_out else "crawl_failed"
     raise_alert(kind, f"来源 {source} 的定时抓取{'超时' if result.timed_out else '失败'}：{reason}", source=source)
 
@@ -408,9 +349,10 @@ def _command_job(job_id: str, args: list[str]) -> bool:
 
 
 def daily_report_job() -> bool:
-    """``reprowatch report daily --out <reports dir>`` (mail as the office config says)."""
+    """``reprowatch report daily`` (yesterday) into the reports folder; it mails as the office
+    config says, and alerts sources of our sources folder that did not run when due."""
     rt = _rt()
-    return _command_job("report:daily", ["report", "daily", "--out", str(rt.reports_dir)])
+    return _command_job("report:daily", ["report", "daily", "--out", str(rt.reports_dir), "--sources", str(rt.sources)])
 
 
 def previous_month(today: date) -> str:
@@ -645,6 +587,9 @@ def run_daemon(runtime: Runtime, sources: dict) -> int:
 
     lock = acquire_lock(runtime.data)
     setup_logging(runtime.data)
+    for job_id, last in read_state(runtime.data).items():
+        if last.get("running"):  # the previous daemon died without stopping (SIGKILL, power)
+            _save_state(job_id, running=False, last_status="interrupted")
     sched = _daemon_class()(runtime, sources, jobstores={"default": _jobstore(runtime.data)},
                             executors=_executors(runtime.config), job_defaults=_job_options(runtime.config),
                             timezone=TIMEZONE)
@@ -666,9 +611,16 @@ def run_daemon(runtime: Runtime, sources: dict) -> int:
     def on_hup(signum, frame):
         runtime.reload = True
 
+    def wake_on_stop():
+        # The handler only sets a flag (safe in a signal handler); this thread wakes the main
+        # loop at once instead of at its next poll, so the stop limit counts from the signal.
+        runtime.stopping.wait()
+        sched.wakeup()
+
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGHUP, on_hup)
+    threading.Thread(target=wake_on_stop, name="stop-waker", daemon=True).start()
     try:
         sched.start(paused=True)
     finally:
@@ -697,24 +649,30 @@ def _drain(runtime: Runtime) -> None:
 
 # -- for the CLI: list and run-now --------------------------------------------------------------
 
-def _open_paused(data: Path):
-    """A scheduler on the daemon's job store that runs nothing: to read or change the store."""
-    from apscheduler.schedulers.background import BackgroundScheduler
+def _open_jobstore(data: Path):
+    """The daemon's job store, opened without a running scheduler.
 
-    sched = BackgroundScheduler(jobstores={"default": _jobstore(data)}, timezone=TIMEZONE)
-    sched.start(paused=True)
-    return sched
+    Not a paused scheduler: APScheduler 3 processes due jobs once more while shutting one
+    down (its loop checks the state only after processing), so `--list` at the minute a job
+    is due would mark it done without running it, and a `--run-now` would be consumed at once.
+    """
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    store = _jobstore(data)
+    # The scheduler is only the time zone and owner that restored jobs refer to; never started.
+    store.start(BlockingScheduler(timezone=TIMEZONE), "default")
+    return store
 
 
-def list_jobs(data: Path, sources: dict, config: ScheduleConfig) -> dict:
+def list_jobs(data: Path, sources: dict | None, config: ScheduleConfig) -> dict:
     """The stored jobs with their next run (Beijing time and UTC), last run, and what the next
     start of the daemon would change."""
-    sched = _open_paused(data)
+    store = _open_jobstore(data)
     try:
-        stored = {job.id: job for job in sched.get_jobs()}
+        stored = {job.id: job for job in store.get_all_jobs()}
     finally:
-        sched.shutdown(wait=False)
-    wanted = wanted_jobs(sources, config)
+        store.shutdown()
+    wanted = wanted_jobs(sources or {}, config)
     state = read_state(data)
     jobs = []
     for job in sorted(stored.values(), key=lambda j: j.id):
@@ -724,7 +682,9 @@ def list_jobs(data: Path, sources: dict, config: ScheduleConfig) -> dict:
                      "next_run": _beijing(nxt) if nxt else None,
                      "next_run_utc": nxt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if nxt else None,
                      "last": state.get(job.id)})
-    pending = [{"action": action, "id": job_id} for action, job_id in plan(stored, wanted, config)]
+    # With a broken sources folder (None) nothing can be said about what a restart would change.
+    pending = [] if sources is None else [{"action": action, "id": job_id}
+                                         for action, job_id in plan(stored, wanted, config)]
     return {"timezone": TIMEZONE, "daemon_pid": running_pid(data), "jobs": jobs, "pending": pending}
 
 
@@ -743,14 +703,18 @@ def resolve_job(name: str, sources: dict) -> str:
 def hand_to_daemon(data: Path, job_id: str) -> bool:
     """Make the running daemon run ``job_id`` now (its next poll); False if it has no such job.
     The job's cron is untouched: after this run, the next one is the cron's next time."""
-    sched = _open_paused(data)
+    store = _open_jobstore(data)
     try:
-        if sched.get_job(job_id) is None:
+        job = store.lookup_job(job_id)
+        if job is None:
             return False
-        sched.modify_job(job_id, next_run_time=datetime.now(timezone.utc))
+        # The daemon sees the job due at its next poll and runs it like a cron firing: not at
+        # all while the same job runs (max_instances=1); then the cron's next time is set again.
+        job._modify(next_run_time=datetime.now(timezone.utc))
+        store.update_job(job)
         return True
     finally:
-        sched.shutdown(wait=False)
+        store.shutdown()
 
 
 def run_now_here(job_id: str) -> bool:

@@ -165,7 +165,7 @@ class Source(_Strict):
         if v is not None and not v.strip():
             return None  # `schedule: ''` is how a YAML says "run by hand only"
         if v is not None:
-            from crawlers.cron import cron_trigger
+            from reprowatch.cron import cron_trigger
 
             cron_trigger(v)  # a bad line stops here, naming file and field, not in the daemon
         return v

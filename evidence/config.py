@@ -40,6 +40,11 @@ the defaults below apply (placeholders an officer sees at once in the documents)
       province: 某某省
       filler: 张三                   # 填表人
       phone: 010-12345678            # 联系方式
+    schedule:                        # the scheduler daemon (`reprowatch schedule`, scheduler.py)
+      daily_report: '0 8 * * *'      # crontab lines, Beijing time; null switches a job off
+      monthly_report: '0 8 1 * *'
+      recheck: '0 * * * *'
+      crawl_time_limit: 14400        # seconds, then a graceful stop; kill_grace later a kill
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_FILE = "evidence.yaml"
 PLACEHOLDER = "（未配置）"
@@ -121,6 +126,34 @@ class SummaryTableConfig(BaseModel):
     phone: str | None = None
 
 
+class ScheduleConfig(BaseModel):
+    """The scheduler daemon (scheduler.py): when the fixed jobs run and how long any job may
+    take. Crons are crontab lines in Beijing time; null switches a job off. Times in seconds."""
+
+    model_config = ConfigDict(extra="forbid")
+    daily_report: str | None = "0 8 * * *"
+    monthly_report: str | None = "0 8 1 * *"
+    recheck: str | None = "0 * * * *"
+    # A crawl is asked to stop (Scrapy's CLOSESPIDER_TIMEOUT: graceful, its run recorded, the
+    # next run resumes) at crawl_time_limit; one still running kill_grace later is killed.
+    crawl_time_limit: float = Field(default=4 * 3600, gt=0)
+    kill_grace: float = Field(default=300, ge=0)
+    job_time_limit: float = Field(default=3600, gt=0)
+    misfire_grace: int = Field(default=3600, ge=1)
+    stop_timeout: float = Field(default=600, ge=0)
+    max_parallel: int = Field(default=4, ge=1, le=64)
+    reports_dir: str | None = None
+
+    @field_validator("daily_report", "monthly_report", "recheck")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is not None:
+            from reprowatch.cron import cron_trigger
+
+            cron_trigger(v)
+        return v
+
+
 class EvidenceConfig(BaseModel):
     """The issuing side of every package and notice."""
 
@@ -136,6 +169,7 @@ class EvidenceConfig(BaseModel):
     alerts: AlertConfig = Field(default_factory=AlertConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     summary_table: SummaryTableConfig = Field(default_factory=SummaryTableConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
 
     @model_validator(mode="after")
     def _mail_needed(self):

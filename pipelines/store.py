@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+from scrapy import signals
+
 from crawlers.canonical import canonical_route_url, is_route
 from crawlers.resume import mark_done
 from crawlers.spiders.source import utc_now
@@ -44,7 +46,12 @@ class StorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler)
+        pipeline = cls(crawler)
+        # The run is recorded on spider_closed, the first moment the finish reason is known
+        # (pipelines close before it): health checks and the scheduler need to tell a finished
+        # crawl from one stopped by its time limit or a shutdown.
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
 
     @property
     def logger(self):
@@ -130,7 +137,11 @@ class StorePipeline:
             await asyncio.gather(*list(self.writes), return_exceptions=True)
         self.writer.shutdown(wait=True)
         workers.release(self.workers)
-        spider = self.crawler.spider
+        if self.spool is not None:
+            self.spool.close()
+
+    def spider_closed(self, spider, reason):
+        """Record the crawl run, with why it ended."""
         stats = self.stats.get_stats()
         errors = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("reprowatch/errors/")}
         for key, value in stats.items():
@@ -142,12 +153,10 @@ class StorePipeline:
                "flagged": stats.get("reprowatch/flagged", 0), "spooled": stats.get("reprowatch/spooled", 0),
                "robots_blocked": stats.get("reprowatch/robots_blocked", 0),
                "trap_dropped": stats.get("reprowatch/trap_dropped", 0),
-               "errors": errors, "finish_reason": stats.get("finish_reason", "")}
+               "errors": errors, "finish_reason": reason}
         try:
             store = self.store or open_store(self.url)
             store.record_run(run)
             store.close()
         except StoreError as exc:
             spider.logger.error("could not record the crawl run: %s", exc)
-        if self.spool is not None:
-            self.spool.close()

@@ -129,48 +129,12 @@ def history_for(run: dict, runs: list[dict], days: int) -> list[dict]:
     return out
 
 
-_DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _cron_days_of_week(field: str) -> str:
-    """A crontab day-of-week field (0 or 7 = Sunday, 1 = Monday) as APScheduler day names.
-
-    APScheduler 3's ``CronTrigger.from_crontab`` passes the numbers through, but to APScheduler
-    0 is Monday: '0 8 * * 1' would fire on Tuesdays. Names mean the same to both.
-    """
-    if field in ("*", "?"):
-        return "*"
-    days: list[int] = []
-    for part in field.split(","):
-        rng, _, step = part.partition("/")
-        if rng in ("*", ""):
-            lo, hi = 0, 6
-        elif "-" in rng:
-            lo, hi = (int(x) for x in rng.split("-", 1))
-        else:
-            lo = hi = int(rng)
-            if step:
-                hi = 6
-        if not (0 <= lo <= 7 and 0 <= hi <= 7 and lo <= hi):
-            raise ValueError(f"day of week out of range: {part!r}")
-        days += range(lo, hi + 1, int(step) if step else 1)
-    return ",".join(dict.fromkeys(_DOW_NAMES[d] for d in days))
-
-
 def cron_trigger(cron: str):
-    """An APScheduler CronTrigger for a standard 5-field crontab line, in Asia/Shanghai time.
-    ValueError if malformed."""
-    from apscheduler.triggers.cron import CronTrigger
+    """An APScheduler CronTrigger for a standard 5-field crontab line, in Asia/Shanghai time,
+    exactly as the scheduler fires it (reprowatch/cron.py). ValueError if malformed."""
+    from reprowatch.cron import cron_trigger as scheduler_trigger
 
-    fields = cron.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 fields (minute hour day month day-of-week), got {len(fields)}")
-    minute, hour, day, month, dow = fields
-    try:
-        dow = _cron_days_of_week(dow)
-    except ValueError as exc:
-        raise ValueError(f"day of week: {exc}") from None
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=dow, timezone=SHANGHAI)
+    return scheduler_trigger(cron)
 
 
 def last_due(cron: str, now: datetime) -> datetime | None:

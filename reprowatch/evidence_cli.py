@@ -143,7 +143,9 @@ def audit(ctx, check, limit, as_json):
         for e in entries:
             what = {"capture": lambda: f"{e.get('item')} {e.get('url')}",
                     "export": lambda: f"{e.get('package_id')} {len(e.get('items') or [])} 条 → {e.get('out')}",
-                    "view": lambda: f"{e.get('item')} {e.get('via', '')}"}.get(e.get("kind"), lambda: "")()
+                    "view": lambda: f"{e.get('item')} {e.get('via', '')}",
+                    "recheck": lambda: f"{e.get('item')} {e.get('decision')} ({e.get('reason')}) {e.get('url')}",
+                    }.get(e.get("kind"), lambda: "")()
             click.echo(f"{e.get('seq', '?'):>6}  {_local_time(e.get('at'))}  {e.get('kind', '?'):<7} "
                        f"{e.get('actor', '')}  {what}")
         if result is not None:

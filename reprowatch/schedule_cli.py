@@ -28,10 +28,11 @@ def _sources(sources_dir: str) -> dict:
 
 def _schedule_config(config_file, data):
     import scheduler
+    from evidence.config import ConfigError
 
     try:
         return scheduler.load_config(config_file, data)
-    except scheduler.ConfigError as exc:
+    except ConfigError as exc:
         raise InputError(str(exc)) from None
 
 
@@ -39,9 +40,10 @@ def _schedule_config(config_file, data):
 @click.option("--sources", "sources_dir", default="sources", show_default=True,
               type=click.Path(file_okay=False), help="Folder of source YAML files (their `schedule` crons).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
-              help="Schedule config YAML: daily_report, monthly_report, recheck (crons, Beijing time), "
-                   "crawl_time_limit, kill_grace, job_time_limit, misfire_grace, stop_timeout, max_parallel, "
-                   "reports_dir (default: $REPROWATCH_SCHEDULE_CONFIG, ./schedule.yaml, data/schedule.yaml).")
+              help="Office config YAML; its schedule: section has daily_report, monthly_report, recheck "
+                   "(crons, Beijing time), crawl_time_limit, kill_grace, job_time_limit, misfire_grace, "
+                   "stop_timeout, max_parallel, reports_dir (default: $REPROWATCH_EVIDENCE_CONFIG, "
+                   "./evidence.yaml, data/evidence.yaml). Every job gets the same file.")
 @click.option("--list", "list_", is_flag=True, help="Show each job and its next run (Beijing time), then exit.")
 @click.option("--run-now", "run_now", metavar="JOB",
               help="Run one job now: crawl:SOURCE (or just SOURCE), report:daily, report:monthly, recheck. "
@@ -56,16 +58,26 @@ def schedule(ctx, sources_dir, config_file, list_, run_now, as_json):
 
     if list_ and run_now:
         raise click.UsageError("give --list or --run-now, not both")
+    from crawlers.sources import SourceError, load_sources
+
     data = data_dir().resolve()
     config = _schedule_config(config_file, data)
-    sources = _sources(sources_dir)
+    try:
+        sources, problem = load_sources(sources_dir), None
+    except SourceError as exc:
+        # Listing and handing a job to a running daemon still work with a broken source file:
+        # the daemon's jobs are in its job store (the crawl itself will fail and be recorded).
+        if not (list_ or run_now):
+            raise InputError(str(exc)) from None
+        sources, problem = None, str(exc)
+        click.echo(f"警告: 来源配置有误（{problem}）", err=True)
     if list_:
         _print_jobs(scheduler.list_jobs(data, sources, config), as_json)
         return
     if run_now:
-        _run_now(ctx, scheduler, data, sources, sources_dir, config, run_now, as_json)
+        _run_now(ctx, scheduler, data, sources, problem, sources_dir, config, config_file, run_now, as_json)
         return
-    runtime = scheduler.configure(data, ctx.obj.get("store"), sources_dir, config)
+    runtime = scheduler.configure(data, ctx.obj.get("store"), sources_dir, config, config_file)
     try:
         code = scheduler.run_daemon(runtime, sources)
     except scheduler.AlreadyRunning as exc:
@@ -92,12 +104,15 @@ def _print_jobs(listing: dict, as_json: bool) -> None:
         click.echo(f"  * {change['id']}: {names[change['action']]}（调度器下次启动或收到 SIGHUP 时生效）")
 
 
-def _run_now(ctx, scheduler, data, sources, sources_dir, config, name, as_json):
-    try:
-        job_id = scheduler.resolve_job(name, sources)
-    except KeyError:
-        known = ", ".join(sorted(scheduler.wanted_jobs(sources, config)) + sorted(scheduler.JOB_FUNCS))
-        raise InputError(f"没有作业 {name!r}；可用: {known}") from None
+def _run_now(ctx, scheduler, data, sources, problem, sources_dir, config, config_file, name, as_json):
+    if sources is None:
+        job_id = name if ":" in name or name in scheduler.JOB_FUNCS else f"crawl:{name}"
+    else:
+        try:
+            job_id = scheduler.resolve_job(name, sources)
+        except KeyError:
+            known = ", ".join(sorted(set(scheduler.wanted_jobs(sources, config)) | set(scheduler.JOB_FUNCS)))
+            raise InputError(f"没有作业 {name!r}；可用: {known}") from None
     pid = scheduler.running_pid(data)
     if pid:
         if not scheduler.hand_to_daemon(data, job_id):
@@ -107,7 +122,9 @@ def _run_now(ctx, scheduler, data, sources, sources_dir, config, name, as_json):
         else:
             click.echo(f"已交给调度器（进程 {pid}）立即运行 {job_id}；若该作业正在运行，本次触发将跳过")
         return
-    runtime = scheduler.configure(data, ctx.obj.get("store"), sources_dir, config)
+    if problem:
+        raise InputError(problem)
+    runtime = scheduler.configure(data, ctx.obj.get("store"), sources_dir, config, config_file)
     scheduler.setup_logging(runtime.data)
     ok = scheduler.run_now_here(job_id)
     state = scheduler.read_state(runtime.data).get(job_id, {})
@@ -138,7 +155,7 @@ def recheck(ctx, sources_dir, item_ids, config_file, as_json):
     from crawlers.recheck import DECISION_NAMES, due_items, run_recheck
     from evidence.config import ConfigError, load_config
     from reprowatch.paths import data_dir
-    from scheduler import raise_alert
+    from reports.alerts import send_alert
     from search.store import StoreError
 
     data = data_dir()
@@ -174,8 +191,8 @@ def recheck(ctx, sources_dir, item_ids, config_file, as_json):
         store.close()
     still = [r for r in results if r.decision == "still_online"]
     if still:
-        raise_alert("still_online", f"{len(still)} 条违法广告在处置期限后仍在线，请再次督办",
-                    items=[r.id for r in still])
+        send_alert("still_online", f"{len(still)} 条违法广告在处置期限后仍在线，请再次督办",
+                   items=[r.id for r in still], config=office)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in results], ensure_ascii=False, indent=2))
     else:

@@ -1,4 +1,5 @@
-"""Standard crontab expressions as APScheduler 3 triggers, in Beijing time.
+"""Standard crontab expressions as APScheduler 3 triggers, in Beijing time: one reading for the
+scheduler (when jobs fire), source validation and the health check (when a run was due).
 
 APScheduler 3's ``CronTrigger.from_crontab`` numbers weekdays from Monday = 0, while crontab
 numbers them from Sunday = 0 (its issue 286, fixed only in 4.x): ``0 8 * * 1`` would run on
