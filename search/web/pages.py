@@ -3,6 +3,7 @@ they post (review, bulk review, notes, saved searches, exports)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
@@ -155,9 +156,23 @@ def related(c, item: dict) -> dict:
         others = [i for i in found.items if i["id"] != item["id"]][:10]
         if others:
             sharing[value] = {"total": found.total - 1, "items": others}
-    events = [e for e in custody.entries(c.store) if e.get("item") == item["id"] or item["id"] in (e.get("items") or [])
-              or (e.get("kind") == "review" and e.get("target") == item["id"])]
-    return {"cluster": cluster, "sharing": sharing, "events": events[-50:]}
+    return {"cluster": cluster, "sharing": sharing, "events": item_events(c.store, item["id"])[-50:]}
+
+
+def item_events(store, item_id: str) -> list[dict]:
+    """The custody-log entries about one item (captures, exports, views, reviews).
+
+    The log is read whole (it has no index by item); only entries whose text holds the quoted
+    id are parsed, which keeps this a fast string scan even when the log is long."""
+    needle = json.dumps(item_id)
+    out = []
+    for row in store.custody_entries():
+        if needle not in row["doc"]:
+            continue
+        e = json.loads(row["doc"])
+        if e.get("item") == item_id or item_id in (e.get("items") or []) or e.get("target") == item_id:
+            out.append(e)
+    return out
 
 
 @router.get("/items/{item_id}")
