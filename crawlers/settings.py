@@ -55,6 +55,12 @@ ITEM_PIPELINES = {
     "pipelines.evidence.EvidencePipeline": 800,
     "pipelines.store.StorePipeline": 900,
 }
+# Classification, MinHash signatures and index tokens run in worker processes so the reactor
+# thread keeps downloading (pipelines/workers.py); 0 computes in the crawl process.
+REPROWATCH_WORKERS = int(os.environ.get("REPROWATCH_WORKERS", "1"))
+# Items are stored in batches by a writer thread (pipelines/store.py).
+REPROWATCH_STORE_BATCH = 64
+REPROWATCH_STORE_DELAY = 0.2   # seconds an item may wait for its batch to fill
 # Evidence capture (pipelines/evidence.py): on for every crawl; captures rendered at once.
 REPROWATCH_EVIDENCE = os.environ.get("REPROWATCH_EVIDENCE", "1") != "0"
 REPROWATCH_EVIDENCE_CONCURRENCY = 2

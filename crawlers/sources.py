@@ -144,6 +144,15 @@ class Source(_Strict):
     def _regexes(cls, v: list[str]) -> list[str]:
         return _check_regexes(v)
 
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is not None:
+            from crawlers.cron import cron_trigger
+
+            cron_trigger(v)  # a bad line stops here, naming file and field, not in the daemon
+        return v
+
     @field_validator("start_urls")
     @classmethod
     def _urls(cls, v: list[str]) -> list[str]:

@@ -2,7 +2,8 @@
 
 Starts the demo sites on 127.0.0.1:8101-8108, crawls every demo source into the default
 store with the `reprowatch` CLI (a subprocess, as the scheduler will run it), prints the
-crawl summary and a sample search, and stops the sites. Running it again updates
+crawl summary and a sample search, writes today's daily report (HTML + XLSX) into
+``data/reports/`` and prints its paths, and stops the sites. Running it again updates
 ``last_seen`` and adds no duplicates. At the end it creates (or, on a re-run, resets) the web
 UI's demo admin ``demo-admin`` with a fresh random password, printed once, and prints the URL
 and the command that starts the web UI.
@@ -44,6 +45,11 @@ def main() -> int:
         subprocess.run([cli, "search", "代孕", "--limit", "3"])
         print("\n== 检索示例：reprowatch search --category fertility_drugs --limit 2 ==", flush=True)
         subprocess.run([cli, "search", "--category", "fertility_drugs", "--limit", "2"])
+        # Today's report, not yesterday's (the scheduler's default): the demo crawl just ran.
+        print("\n== 日报：reprowatch report daily --date today（写入 data/reports/）==", flush=True)
+        report = subprocess.run([cli, "report", "daily", "--date", "today", "--sources", "sources"])
+        if report.returncode != 0:
+            return report.returncode
         store = os.environ.get("REPROWATCH_STORE") or "sqlite:///data/reprowatch.db"
         print(f"\n存储: {store}   再次运行 make demo 会更新 last_seen，不会产生重复条目。")
         print(f"演示站点共收到 {len(web.requests)} 个请求。")

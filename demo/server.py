@@ -91,6 +91,7 @@ class DemoHTTPServer(ThreadingHTTPServer):
         self.site_name = site_name
         self.site = None  # set once every port is bound and all base URLs are known
         self.private: dict | None = None
+        self.takedowns: dict[tuple[str, str], int] = {}  # shared by all sites: DemoWeb.take_down
         self.log = log
         self.verbose = verbose
 
@@ -131,6 +132,9 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
     def _respond(self, server: DemoHTTPServer, request: Request) -> Response:
         if request.path == "/robots.txt":
             return text_response(ROBOTS_TXT)
+        gone = server.takedowns.get((server.site_name, request.path))
+        if gone is not None:
+            return html_response(takedown_page(gone, server.site), gone)
         private = server.private or {}
         if request.path == private.get("path"):
             return html_response(private_page(private, server.site.title))
@@ -174,6 +178,16 @@ def private_page(private: dict, site_title: str) -> str:
                       private_href=private.get("href", private["path"]))
 
 
+def takedown_page(status: int, site) -> str:
+    """What a taken-down page answers: the site's 404 page, or (status 200) the notice sites
+    leave in place of a deleted post."""
+    if status == 200:
+        return pages.page("该信息已删除", '<h1 class="title">该信息已删除</h1>'
+                          '<div class="content"><p>该信息因违反平台规定已被管理员删除。</p></div>',
+                          site_title=site.title, private_href=site.ctx.private_href)
+    return pages.not_found_page(site.title, site.ctx.private_href)
+
+
 @dataclass
 class DemoWeb:
     """The running demo web: base URLs per site, the request log, and ``stop()``."""
@@ -186,6 +200,18 @@ class DemoWeb:
     def url(self, site: str, path: str = "/") -> str:
         """Absolute URL of ``path`` on ``site``."""
         return self.urls[site] + path
+
+    def take_down(self, site: str, path: str, status: int = 404) -> None:
+        """Make ``path`` on ``site`` answer ``status`` (404, 410, …) from now on, as a site does
+        after a takedown notice; status 200 answers a "该信息已删除" page instead (tests of
+        the takedown recheck)."""
+        if self.servers:
+            self.servers[0].takedowns[(site, path)] = status
+
+    def restore(self, site: str, path: str) -> None:
+        """Undo :meth:`take_down`."""
+        if self.servers:
+            self.servers[0].takedowns.pop((site, path), None)
 
     def stop(self) -> None:
         """Stop serving and release every port (idempotent)."""
@@ -225,6 +251,8 @@ def start_demo_sites(host: str = "127.0.0.1", base_port: int = DEFAULT_BASE_PORT
     # Pages link across sites (news → hospital) and print absolute URLs (canonical links,
     # share URLs), so every site is built only once all ports are known.
     urls = {server.site_name: f"http://{host}:{server.server_address[1]}" for server in servers}
+    for server in servers[1:]:
+        server.takedowns = servers[0].takedowns
     private_pages = load("private")["pages"]
     for server, (name, _, factory) in zip(servers, SITES):
         server.private = private_pages[name]

@@ -31,6 +31,7 @@ import io
 import json
 import os
 import re
+import shutil
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -249,6 +250,10 @@ class Renderer:
                        "crawler response" if scripts else "crawler DOM, scripts off")
         slot.job = {"out": out, "document": document, "served": False, "scripts": scripts}
         page = slot.page
+        if document is None and urlsplit(page.url)._replace(fragment="") == urlsplit(url)._replace(fragment=""):
+            # The slot's page is reused: going from /#/item/5 to /#/item/2 would be a same-document
+            # navigation, which loads nothing and has no response to record.
+            await page.goto("about:blank")
         response = await page.goto(url, wait_until="load", timeout=self.timeout_ms)
         if wait_for:
             try:
@@ -463,11 +468,16 @@ def write_capture(data_dir: Path, item: dict, crawler: dict | None, rendered: Re
     stamp = _stamp(started)
     partial = folder / f"{stamp}.{os.getpid()}.partial"
     partial.mkdir()
-    for name, body in files.items():
-        with open(partial / name, "wb") as fh:
-            fh.write(body)
-            fh.flush()
-            os.fsync(fh.fileno())
+    try:
+        for name, body in files.items():
+            with open(partial / name, "wb") as fh:
+                fh.write(body)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except OSError:
+        # A half-written capture (disk full) is no evidence; leave nothing that looks like one.
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     final, n = folder / stamp, 1
     while True:
         try:

@@ -3,8 +3,9 @@
 It lives in the store (``Store.custody_*``: a ``custody`` table in SQLite, a ``-custody``
 index in Elasticsearch), so every process writing to one store writes to one log. Each entry
 is a JSON object with ``seq`` (1, 2, …), ``at`` (UTC), ``kind`` (``capture`` | ``export`` |
-``view``, and the web UI's audit events: ``search`` | ``review`` | ``login`` | ``login_failed`` |
-``logout`` | ``user``, with ``target`` and the client ``ip``), ``actor`` (operators, or user@host), the event's own fields, ``prev`` (the previous
+``view`` | ``recheck``, and the web UI's audit events: ``search`` | ``review`` | ``login`` |
+``login_failed`` | ``logout`` | ``user``, with ``target`` and the client ``ip``), ``actor``
+(operators, or user@host), the event's own fields, ``prev`` (the previous
 entry's hash; 64 zeros for the first) and ``hash``: SHA-256 of the entry's canonical JSON
 without ``hash``. Changing, removing or inserting an entry therefore breaks every later link,
 and :func:`check_chain` names the first entry that does not fit. Cutting entries off the end
@@ -29,7 +30,9 @@ from search.items import now_iso
 from search.store import StoreError
 
 GENESIS = "0" * 64
-KINDS = ("capture", "export", "view", "search", "review", "login", "login_failed", "logout", "user")
+# recheck: a takedown recheck's decision and the capture it rests on (crawlers/recheck.py);
+# search … user: the web UI's audit events (search/web/).
+KINDS = ("capture", "export", "view", "recheck", "search", "review", "login", "login_failed", "logout", "user")
 _RETRIES = 50
 PENDING_FILE = "custody-pending.jsonl"
 

@@ -41,7 +41,7 @@ def clock_source() -> dict:
     except OSError:
         pass
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = _libc()
         buf = ctypes.create_string_buffer(128)  # struct ntptimeval is smaller on every ABI
         state = libc.ntp_gettime(buf)
         # struct ntptimeval: struct timeval time; long maxerror; long esterror; …
@@ -51,6 +51,12 @@ def clock_source() -> dict:
     except (OSError, AttributeError):
         pass
     return out
+
+
+@lru_cache(maxsize=1)
+def _libc():
+    # find_library runs ldconfig/gcc in a subprocess: once per process, not once per capture.
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 @lru_cache(maxsize=1)

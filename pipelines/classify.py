@@ -1,32 +1,32 @@
-"""Classify every item with the rule classifier."""
+"""Classify every item with the rule classifier (in a worker process, pipelines/workers.py)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from classifiers import Classifier
-
-
-@lru_cache(maxsize=4)
-def _classifier(rules_dir: str | None) -> Classifier:
-    # One compiled classifier per process, shared by the crawls running in it.
-    return Classifier.load(rules_dir)
+from pipelines import workers
 
 
 class ClassifyPipeline:
     """Adds the verdict (labels, score, flagged, hits, contacts) to the item."""
 
-    def __init__(self, classifier: Classifier):
-        self.classifier = classifier
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.rules_dir = crawler.settings.get("REPROWATCH_RULES") or None
+        self.workers = None
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(_classifier(crawler.settings.get("REPROWATCH_RULES") or None))
+        return cls(crawler)
 
-    def process_item(self, item, spider):
-        verdict = self.classifier.classify(item["text"]).as_dict()
+    def open_spider(self):
+        self.workers = workers.acquire(self.crawler.settings)
+
+    def close_spider(self):
+        workers.release(self.workers)
+
+    async def process_item(self, item):
+        verdict = await self.workers.run(workers.verdict, item["text"], self.rules_dir)
         item.update(flagged=verdict["flagged"], labels=verdict["labels"], score=verdict["score"],
                     hits=verdict["hits"], contacts=verdict["contacts"])
         if verdict["flagged"]:
-            spider.crawler.stats.inc_value("reprowatch/flagged")
+            self.crawler.stats.inc_value("reprowatch/flagged")
         return item

@@ -4,28 +4,44 @@ from __future__ import annotations
 
 from scrapy.exceptions import DropItem
 
+from pipelines import workers
 from reprowatch.paths import data_dir
-from search.neardup import NearDupIndex, content_hash
+from search.neardup import NearDupIndex, content_hash, signature
 
 
 class DedupPipeline:
-    """Drops a second item with the same id in one run; sets content_hash and cluster."""
+    """Drops a second item with the same id in one run; sets content_hash and cluster.
 
-    def __init__(self):
+    The MinHash signature of a new item is computed in a worker process; matching it against
+    the index stays here, one item at a time, so two reposts in flight cannot both start a
+    cluster of their own."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
         self.seen: set[str] = set()
         self.index: NearDupIndex | None = None
+        self.workers = None
 
-    def open_spider(self, spider):
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def open_spider(self):
         self.index = NearDupIndex(data_dir() / "neardup.pkl")
+        self.workers = workers.acquire(self.crawler.settings)
 
-    def close_spider(self, spider):
+    def close_spider(self):
         self.index.save()
+        workers.release(self.workers)
 
-    def process_item(self, item, spider):
+    async def process_item(self, item):
         if item["id"] in self.seen:
-            spider.crawler.stats.inc_value("reprowatch/dropped/duplicate")
+            self.crawler.stats.inc_value("reprowatch/dropped/duplicate")
             raise DropItem(f"duplicate {item['url']}")
         self.seen.add(item["id"])
         item["content_hash"] = content_hash(item["text"])
-        item["cluster"] = self.index.cluster(item["id"], item["text"])
+        cluster = self.index.known(item["id"])
+        if cluster is None:
+            cluster = self.index.assign(item["id"], await self.workers.run(signature, item["text"]))
+        item["cluster"] = cluster
         return item

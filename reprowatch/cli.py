@@ -230,8 +230,10 @@ def eval_(corpus, errors, rules, as_json):
               type=click.Path(file_okay=False), help="Folder of source YAML files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the crawl summaries as JSON.")
 @click.option("--quiet", is_flag=True, help="No live progress line.")
+@click.option("--time-limit", type=click.FloatRange(min=1), metavar="SECONDS",
+              help="Stop gracefully after this long (the run is recorded; the next run resumes).")
 @click.pass_context
-def crawl(ctx, names, all_, sources_dir, as_json, quiet):
+def crawl(ctx, names, all_, sources_dir, as_json, quiet, time_limit):
     """Crawl sources (by name, or --all) into the store, with live progress and a summary."""
     from crawlers.sources import SourceError, load_sources
 
@@ -258,8 +260,15 @@ def crawl(ctx, names, all_, sources_dir, as_json, quiet):
         # `reprowatch store flush`, so a store outage loses nothing.
         click.echo(f"警告: 存储不可用（{exc}），条目将暂存到 data/spool/，恢复后运行 reprowatch store flush", err=True)
     from crawlers.run import run_crawls
+    from reports.health import check_after_crawl
+    from search.items import now_iso
 
-    summaries = run_crawls(chosen, sources_dir=sources_dir, store=ctx.obj.get("store"), progress=not quiet)
+    started = now_iso()
+    overrides = {"CLOSESPIDER_TIMEOUT": time_limit} if time_limit else None
+    summaries = run_crawls(chosen, sources_dir=sources_dir, store=ctx.obj.get("store"), progress=not quiet,
+                           settings_overrides=overrides)
+    # Crawler health (zero items, error rate, layout change, robots blocks): alerts, never a failure.
+    check_after_crawl(ctx.obj.get("store"), [s.as_dict() for s in summaries], started)
     if as_json:
         click.echo(json.dumps([s.as_dict() for s in summaries], ensure_ascii=False, indent=2))
         return
@@ -388,10 +397,16 @@ def _local_time(value: str | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the item as JSON.")
 @click.pass_context
 def show(ctx, item_id, as_json):
-    """Everything about one stored item."""
-    item = _open_store(ctx).get(item_id)
+    """Everything about one stored item (recorded in the custody log as a view)."""
+    from evidence import custody
+    from reprowatch.paths import data_dir
+
+    store = _open_store(ctx)
+    item = store.get(item_id)
     if item is None:
         raise InputError(f"no item {item_id!r}")
+    # Who looked at which evidence belongs in the chain of custody (issue 5 §5).
+    custody.record(store, "view", data_dir=data_dir(), item=item_id, via="cli")
     if as_json:
         click.echo(json.dumps(item, ensure_ascii=False, indent=2))
         return
@@ -420,6 +435,15 @@ from reprowatch.evidence_cli import audit, export, verify  # noqa: E402 — they
 cli.add_command(export)
 cli.add_command(verify)
 cli.add_command(audit)
+
+from reprowatch.report_cli import report  # noqa: E402 — same reason
+
+cli.add_command(report)
+
+from reprowatch.schedule_cli import recheck, schedule  # noqa: E402
+
+cli.add_command(schedule)
+cli.add_command(recheck)
 
 from reprowatch.web_cli import review, serve, user  # noqa: E402 — they use the helpers above
 

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from reprowatch.cli import EXIT_FINDINGS, InputError, _open_store
+from reprowatch.cli import EXIT_FINDINGS, InputError, _local_time, _open_store
 
 
 def _accounts():
@@ -160,44 +160,50 @@ def user_disable(ctx, name):
 @click.option("--status", required=True,
               type=click.Choice(["confirmed", "dismissed", "notice_sent", "removed", "still_online"]),
               help="The new review status.")
-@click.option("--note", default="", help="Why (required for dismissed).")
+@click.option("--note", default="", help="What was done or why (required for dismissed).")
+@click.option("--deadline", metavar="YYYY-MM-DD",
+              help="With notice_sent: when the takedown is due (a date: the end of that day, Beijing time; "
+                   "default: now + the office config's deadline_days).")
 @click.option("--user", "user_name", default=None, help="Who decides (default: user@host of this shell).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Office config (deadline_days).")
 @click.option("--json", "as_json", is_flag=True, help="Print the updated item as JSON.")
 @click.pass_context
-def review(ctx, item_id, status, note, user_name, as_json):
+def review(ctx, item_id, status, note, deadline, user_name, config_file, as_json):
     """Move an item along new → confirmed | dismissed → notice_sent → removed | still_online.
 
-    Exit 1 when the workflow does not allow the move, 2 for an unknown item or a dismissal
-    without --note.
+    Exit 1 when the workflow does not allow the move, 2 for an unknown item, a dismissal
+    without --note or a bad --deadline.
     """
     from evidence import custody
+    from evidence.config import ConfigError
     from reprowatch.paths import data_dir
-    from search.store import NoteRequiredError, NotFoundError, StoreError, TransitionError, check_note
+    from reprowatch.review import decide
+    from search.store import NoteRequiredError, NotFoundError, StoreError, TransitionError
 
     actor = user_name or custody.default_actor()
-    try:
-        check_note(status, note)
-    except NoteRequiredError as exc:
-        raise InputError(f"--note: {exc}") from None
     store = _open_store(ctx)
     try:
-        before = store.get(item_id)
-        if before is None:
-            raise InputError(f"no item {item_id!r}")
         try:
-            item = store.review(item_id, status, note=note.strip(), user=actor)
+            before, item = decide(store, item_id, status, note=note, user=actor, deadline=deadline,
+                                  data=data_dir(), config_file=config_file)
+        except NoteRequiredError as exc:
+            raise InputError(f"--note: {exc}") from None
         except TransitionError as exc:
             click.echo(f"错误: {exc}", err=True)
             sys.exit(EXIT_FINDINGS)
         except NotFoundError:
             raise InputError(f"no item {item_id!r}") from None
+        except (ValueError, ConfigError) as exc:
+            raise InputError(f"--deadline: {exc}" if deadline else str(exc)) from None
         custody.record(store, "review", data_dir=data_dir(), actor=actor, target=item_id, status=status,
-                       previous=before["status"], note=note.strip(), ip="cli")
+                       previous=before["status"], note=item["history"][-1]["note"], ip="cli")
     except StoreError as exc:
         raise InputError(str(exc)) from None
     finally:
         store.close()
     if as_json:
         click.echo(json.dumps(item, ensure_ascii=False, indent=2))
+    elif status == "notice_sent":
+        click.echo(f"{item_id}: {before['status']} → {status}，处置期限 {_local_time(item['deadline'])}（北京时间）")
     else:
         click.echo(f"{item_id}: {before['status']} → {status}")

@@ -27,7 +27,8 @@ from elasticsearch import helpers
 
 from . import facets as facet_order
 from .highlight import snippet
-from .items import contact_kind, contact_values, day_of, merge, now_iso, prepare, since_prefix, time_bounds
+from .items import (contact_kind, contact_values, day_of, merge, now_iso, prepare, review_deadline, since_prefix,
+                     time_bounds)
 from .store import (FACETS, NotFoundError, Query, SearchResult, Store, StoreError, UpsertResult,
                     check_transition)
 from .tokenize import TokenPool, document_tokens, query_tokens
@@ -233,8 +234,10 @@ class ElasticsearchStore(Store):
                 self.upsert(p)
         return results
 
-    def review(self, item_id: str, status: str, note: str = "", user: str = "") -> dict:
+    def review(self, item_id: str, status: str, note: str = "", user: str = "",
+               deadline: str | None = None) -> dict:
         """See :meth:`Store.review`; waits for the change to be searchable."""
+        deadline = review_deadline(status, deadline)
         self._ensure()
         with self._errors("review"):
             for _ in range(_CONFLICT_RETRIES):
@@ -245,8 +248,10 @@ class ElasticsearchStore(Store):
                 doc = found["_source"]
                 check_transition(doc["status"], status)
                 doc["status"] = status
-                doc["history"] = list(doc.get("history") or []) + [
-                    {"at": now_iso(), "status": status, "note": note, "user": user}]
+                event = {"at": now_iso(), "status": status, "note": note, "user": user}
+                if deadline:
+                    doc["deadline"] = event["deadline"] = deadline
+                doc["history"] = list(doc.get("history") or []) + [event]
                 try:
                     self.client.index(index=self.items_index, id=item_id, document=doc, refresh="wait_for",
                                       if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"])

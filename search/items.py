@@ -74,6 +74,16 @@ def _is_date_only(value: str) -> bool:
         return False
 
 
+def review_deadline(status: str, deadline: str | None) -> str | None:
+    """A review's ``deadline`` as UTC ISO (``…Z``), or None; ValueError when malformed or given
+    with a status other than ``notice_sent`` (only a takedown notice has a deadline)."""
+    if deadline is None:
+        return None
+    if status != "notice_sent":
+        raise ValueError(f"deadline: only a notice_sent review has a deadline, not {status!r}")
+    return parse_time(deadline, "deadline").isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def contact_values(item: dict) -> list[str]:
     """The item's phones, WeChat and QQ ids, lower-cased, for the contact filter."""
     contacts = item.get("contacts") or {}
@@ -157,5 +167,10 @@ def merge(old: dict | None, new: dict) -> tuple[dict, str]:
         outcome = "seen"
     for name in REVIEW_FIELDS:
         merged[name] = old.get(name, new[name])  # records stored before a field existed lack it
+    # The newest capture wins; a fetch without one (not flagged now, capture off) keeps the
+    # last capture, whose files stay on disk as evidence of what was online then.
+    merged["evidence"] = new.get("evidence") or old.get("evidence") or {}
     merged["last_seen"] = seen_at
+    if "deadline" in old:  # the takedown deadline is set by review(), never by a crawl
+        merged["deadline"] = old["deadline"]
     return merged, outcome

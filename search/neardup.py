@@ -12,9 +12,10 @@ import fcntl
 import hashlib
 import pickle
 import re
+from functools import lru_cache
 from pathlib import Path
 
-from datasketch import MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 _NUM_PERM = 64
 _THRESHOLD = 0.7  # Jaccard of 3-gram sets; reposts score > 0.8, different ads < 0.3
@@ -26,12 +27,21 @@ def content_hash(text: str) -> str:
     return hashlib.sha1(_NOISE.sub("", text).encode("utf-8")).hexdigest()
 
 
-def _minhash(text: str) -> MinHash:
+@lru_cache(maxsize=1)
+def _permutations():
+    # MinHash draws its permutations anew for every instance; they depend only on the seed.
+    template = MinHash(num_perm=_NUM_PERM)
+    return template.permutations, template.scheme
+
+
+def signature(text: str) -> LeanMinHash:
+    """The MinHash of the text's character 3-grams (lower-cased, punctuation removed)."""
     folded = _NOISE.sub("", text.lower())
     grams = {folded[i:i + 3] for i in range(max(1, len(folded) - 2))}
-    m = MinHash(num_perm=_NUM_PERM)
+    permutations, scheme = _permutations()
+    m = MinHash(num_perm=_NUM_PERM, permutations=permutations, scheme=scheme)
     m.update_batch([g.encode("utf-8") for g in grams])
-    return m
+    return LeanMinHash(m)
 
 
 class NearDupIndex:
@@ -51,9 +61,16 @@ class NearDupIndex:
 
     def cluster(self, item_id: str, text: str) -> str:
         """The cluster id for an item (its own id when it resembles nothing known)."""
+        return self.known(item_id) or self.assign(item_id, signature(text))
+
+    def known(self, item_id: str) -> str | None:
+        """The cluster of an item seen before, else None."""
+        return self.cluster_of.get(item_id)
+
+    def assign(self, item_id: str, m: LeanMinHash) -> str:
+        """Cluster an item by its :func:`signature` (computed elsewhere, e.g. in a worker)."""
         if item_id in self.cluster_of:
             return self.cluster_of[item_id]
-        m = _minhash(text)
         similar = self.lsh.query(m)
         cluster = min((self.cluster_of[k] for k in similar if k in self.cluster_of), default=item_id)
         self.lsh.insert(item_id, m)

@@ -33,8 +33,8 @@ from . import facets as facet_order
 from . import relevance
 from .columns import ItemColumns, csv_ints
 from .highlight import snippet
-from .items import (contact_kind, contact_values, day_of, merge, now_iso, prepare, since_prefix, time_bounds,
-                    to_ms)
+from .items import (contact_kind, contact_values, day_of, merge, now_iso, prepare, review_deadline, since_prefix,
+                     time_bounds, to_ms)
 from .store import (FACETS, NotFoundError, Query, SearchResult, Store, StoreError, UpsertResult,
                     check_transition)
 from .tokenize import TokenPool, document_tokens, query_tokens
@@ -351,8 +351,10 @@ class SQLiteStore(Store):
         conn.executemany("INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)", fts_new + fts_changed)
         return results
 
-    def review(self, item_id: str, status: str, note: str = "", user: str = "") -> dict:
+    def review(self, item_id: str, status: str, note: str = "", user: str = "",
+               deadline: str | None = None) -> dict:
         """See :meth:`Store.review`."""
+        deadline = review_deadline(status, deadline)
         conn = self._conn()
         with self._errors("review"), self._transaction(conn):
             row = conn.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
@@ -361,10 +363,14 @@ class SQLiteStore(Store):
             item = _item(row)
             check_transition(item["status"], status)
             item["status"] = status
-            item["history"].append({"at": now_iso(), "status": status, "note": note, "user": user})
+            event = {"at": now_iso(), "status": status, "note": note, "user": user}
+            if deadline:
+                item["deadline"] = event["deadline"] = deadline
+            item["history"].append(event)
+            extra = {k: v for k, v in item.items() if k not in _KNOWN}  # deadline lives in extra
             seq = conn.execute("SELECT max(seq) FROM items").fetchone()[0] + 1
-            conn.execute("UPDATE items SET status = ?, history = ?, seq = ? WHERE rowid = ?",
-                         (status, _dumps(item["history"]), seq, row["rowid"]))
+            conn.execute("UPDATE items SET status = ?, history = ?, extra = ?, seq = ? WHERE rowid = ?",
+                         (status, _dumps(item["history"]), _dumps(extra) if extra else None, seq, row["rowid"]))
         return item
 
     def add_note(self, item_id: str, text: str, user: str = "") -> dict:

@@ -13,6 +13,7 @@ An item as stored::
      "content_hash": "sha1 of the text", "previous_hashes": ["…"], "cluster": "…",
      "evidence": {"files": [{"path", "sha256", "size"}]}, "history": [{"at", "status", "note", "user"}],
      "notes": [{"at", "user", "text"}]}
+    plus ``deadline`` (UTC ISO) once a takedown notice with a deadline is recorded.
 """
 
 from __future__ import annotations
@@ -146,10 +147,15 @@ class Store(ABC):
         UTC day of fetched_at, newest first). ValueError for a malformed since/until."""
 
     @abstractmethod
-    def review(self, item_id: str, status: str, note: str = "", user: str = "") -> dict:
+    def review(self, item_id: str, status: str, note: str = "", user: str = "",
+               deadline: str | None = None) -> dict:
         """Move an item along the review workflow and append ``{at, status, note, user}`` to
         its history; returns the updated item. TransitionError if the workflow does not allow
-        the move (or the status is unknown), NotFoundError if there is no such item."""
+        the move (or the status is unknown), NotFoundError if there is no such item.
+
+        ``deadline`` (ISO time, only with ``notice_sent``): when the takedown is due; stored as
+        the item's ``deadline`` (UTC ISO, kept across re-crawls) and in the history entry.
+        ValueError when given with another status or malformed."""
 
     @abstractmethod
     def record_run(self, run: dict) -> None:

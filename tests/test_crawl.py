@@ -256,6 +256,10 @@ def test_show_cli(crawled, cli_bin):
     human = cli(cli_bin, crawled["data"], "show", item["id"])
     assert "北京时间" in human.stdout and item["url"] in human.stdout
     assert cli(cli_bin, crawled["data"], "show", "nope").returncode == 2
+    # Each look at an item is a view in the custody log, whose chain still holds.
+    audit = json.loads(cli(cli_bin, crawled["data"], "audit", "--json", "--verify").stdout)
+    views = [e for e in audit["entries"] if e["kind"] == "view" and e.get("item") == item["id"]]
+    assert len(views) == 2 and all(v["via"] == "cli" for v in views)
 
 
 def test_reposted_ads_share_a_cluster(crawled):

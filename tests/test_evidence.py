@@ -515,3 +515,84 @@ def test_custody_chain_on_both_backends(backend, tmp_path, request):
         if backend == "elasticsearch":
             store.client.indices.delete(index=[store.custody_index], ignore_unavailable=True)
         store.close()
+
+
+# -- https ----------------------------------------------------------------------------------
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path, bytes]:
+    """A self-signed certificate for 127.0.0.1 (cert file, key file, DER bytes)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ads.example.test"),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "某某测试网络科技有限公司")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file, cert.public_bytes(serialization.Encoding.DER)
+
+
+def test_https_capture_records_the_servers_certificate(cli_bin, tmp_path):
+    import hashlib
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    cert_file, key_file, der = _self_signed(tmp_path)
+    page = ("<html><head><title>助孕服务</title></head><body><h1>专业代孕包成功</h1>"
+            "<div class='content'>正规代孕机构，代孕妈妈包生男孩，试管婴儿一条龙，加微信 dy_test_8899 详谈。</div>"
+            "<p>ICP备案号：京ICP备12345678号</p></body></html>").encode("utf-8")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            body = page if self.path == "/post/1.html" else b"User-agent: *\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8" if body is page else "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"https://127.0.0.1:{server.server_address[1]}"
+        sources = tmp_path / "sources"
+        sources.mkdir()
+        (sources / "tls-site.yaml").write_text(
+            f"name: tls-site\ntype: html\nrender: static\nstart_urls: ['{base}/post/1.html']\n"
+            "allowed_domains: [127.0.0.1]\nfollow: []\nitems: ['/post/\\d+\\.html']\nmax_pages: 5\n", encoding="utf-8")
+        data = tmp_path / "data"
+        proc = run_crawl(cli_bin, sources, data, "tls-site")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    finally:
+        server.shutdown()
+    db = sqlite3.connect(data / "rw.db")
+    (evidence,) = [json.loads(r[0]) for r in db.execute("select evidence from items where flagged")]
+    meta = json.loads((data / evidence["dir"] / "meta.json").read_text(encoding="utf-8"))
+    tls = meta["tls_certificate"]
+    assert tls["sha256_fingerprint"] == hashlib.sha256(der).hexdigest()
+    assert "CN=ads.example.test" in tls["subject"] and tls["subject"] == tls["issuer"]
+    assert tls["source"] == "the crawler's TLS connection"
+    assert tls["not_after"] > meta["capture_start"]["utc"] > tls["not_before"]
+    assert meta["icp"] == ["京ICP备12345678号"] and meta["http_status"] == 200
+    assert meta["server_ip"] == "127.0.0.1"

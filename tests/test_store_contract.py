@@ -164,6 +164,16 @@ def test_bulk_upsert_outcomes_in_order(store):
     assert len(store.get("b2")["previous_hashes"]) == 1
 
 
+
+def test_recapture_of_unchanged_text_replaces_evidence_and_none_keeps_it(store):
+    first = {"dir": "evidence/e1/1", "files": [{"path": "a.html", "sha256": "ab" * 32, "size": 3}]}
+    second = {"dir": "evidence/e1/2", "files": [{"path": "a.html", "sha256": "cd" * 32, "size": 3}]}
+    store.upsert(ad("e1", "代孕", fetched_at=at(1), evidence=first))
+    assert store.upsert(ad("e1", "代孕", fetched_at=at(2), evidence=second)).outcome == "seen"
+    assert store.get("e1")["evidence"] == second
+    store.upsert(ad("e1", "代孕", fetched_at=at(3)))  # fetched again without a capture
+    assert store.get("e1")["evidence"] == second
+
 # -- full text -----------------------------------------------------------------------------
 
 def test_chinese_full_text(store):
@@ -428,6 +438,34 @@ def test_sqlite_tie_relevance_equals_fts5_bm25(tmp_path):
     for rowid, value in expected.items():
         assert ours[rowid] == pytest.approx(value, rel=1e-9)
     store.close()
+
+
+def test_review_deadline_kept_across_recrawls(store):
+    load(store, CORPUS)
+    store.review("s1", "confirmed")
+    with pytest.raises(ValueError):
+        store.review("s1", "dismissed", deadline="2026-03-05")  # only a notice has a deadline
+    with pytest.raises(ValueError):
+        store.review("s1", "notice_sent", deadline="next friday")
+    assert store.get("s1")["status"] == "confirmed" and "deadline" not in store.get("s1")
+    item = store.review("s1", "notice_sent", note="已发处置通知", user="officer1", deadline="2026-03-05T12:00:00+08:00")
+    assert item["deadline"] == "2026-03-05T04:00:00Z"
+    assert item["history"][-1]["deadline"] == "2026-03-05T04:00:00Z"
+    assert store.get("s1")["deadline"] == "2026-03-05T04:00:00Z"
+    # A re-crawl, with the same text and with changed text, keeps the deadline and the status.
+    original = store.get("s1")
+    store.upsert(ad("s1", original["text"], fetched_at=at(6)))
+    store.upsert(ad("s1", original["text"] + " 新增联系方式 13800000000", fetched_at=at(7)))
+    store.refresh()
+    again = store.get("s1")
+    assert again["status"] == "notice_sent" and again["deadline"] == "2026-03-05T04:00:00Z"
+    assert again["content_hash"] != original["content_hash"]
+    # Statuses after the notice keep the deadline for the record; a new notice replaces it.
+    store.review("s1", "still_online", user="recheck")
+    store.review("s1", "notice_sent", deadline="2026-03-20")
+    assert store.get("s1")["deadline"] == "2026-03-20T00:00:00Z"
+    hits = store.search(Query(status="notice_sent", include_all=True)).items
+    assert [h["id"] for h in hits] == ["s1"] and hits[0]["deadline"] == "2026-03-20T00:00:00Z"
 
 
 # -- what the web UI needs: notes, clusters, the review queue, contacts, stats -------------

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from evidence import custody
+from reprowatch.review import decide
 from search.items import contact_values
-from search.store import (NOTE_REQUIRED, TRANSITIONS, NoteRequiredError, NotFoundError, Query, TransitionError,
-                          check_note)
+from search.store import (NOTE_REQUIRED, TRANSITIONS, NoteRequiredError, NotFoundError, Query, TransitionError)
 
 from .access import need
 from .app import render
@@ -225,15 +225,10 @@ def review_form(request: Request, item_id: str, status: str = Form(..., max_leng
 
 def apply_review(request: Request, item_id: str, status: str, note: str) -> dict:
     """Check and apply one review decision, and log it: NotFoundError, TransitionError
-    (NoteRequiredError for a dismissal without a note)."""
+    (NoteRequiredError for a dismissal without a note). A notice gets the office's deadline."""
     c = ctx(request)
-    item = c.store.get(item_id)
-    if item is None:
-        raise NotFoundError(f"no item with id {item_id!r}")
-    note = (note or "").strip()
-    check_note(status, note)
-    updated = c.store.review(item_id, status, note=note, user=request.state.user.name)
-    c.audit(request, "review", target=item_id, status=status, previous=item["status"], note=note)
+    before, updated = decide(c.store, item_id, status, note=note, user=request.state.user.name, data=c.data)
+    c.audit(request, "review", target=item_id, status=status, previous=before["status"], note=updated["history"][-1]["note"])
     return updated
 
 
