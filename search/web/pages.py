@@ -162,13 +162,10 @@ def related(c, item: dict) -> dict:
 def item_events(store, item_id: str) -> list[dict]:
     """The custody-log entries about one item (captures, exports, views, reviews).
 
-    The log is read whole (it has no index by item); only entries whose text holds the quoted
-    id are parsed, which keeps this a fast string scan even when the log is long."""
-    needle = json.dumps(item_id)
+    The log has no index by item: the store finds the entries whose text holds the quoted id
+    (inside SQLite on the default backend), and only those are parsed."""
     out = []
-    for row in store.custody_entries():
-        if needle not in row["doc"]:
-            continue
+    for row in store.custody_search(json.dumps(item_id, ensure_ascii=False)):
         e = json.loads(row["doc"])
         if e.get("item") == item_id or item_id in (e.get("items") or []) or e.get("target") == item_id:
             out.append(e)
