@@ -1,6 +1,6 @@
 """Web UI and API at scale: 100,000 stored items, 4 concurrent clients over HTTP.
 
-    .venv/bin/python bench/web.py [--n 100000] [--requests 200] [--clients 4]
+    .venv/bin/python bench/web.py [--n 100000] [--requests 200] [--clients 4] [--workers 1]
 
 Generates N synthetic items (bench/store.py's generator: ads in every category, look-alikes,
 ordinary posts; 50 sites, 12 sources, a year of fetch times) into a fresh SQLite store with
@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000, help="items to store (default 100,000)")
     parser.add_argument("--requests", type=int, default=200, help="requests per client and kind (default 200)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default 4)")
+    parser.add_argument("--workers", type=int, default=1, help="`serve --workers` (default 1)")
     args = parser.parse_args()
 
     import httpx
@@ -121,7 +122,8 @@ def main() -> None:
 
     port = free_port()
     exe = Path(sys.executable).parent / "reprowatch"
-    server = subprocess.Popen([str(exe), "--store", f"sqlite:///{db}", "serve", "--port", str(port)],
+    server = subprocess.Popen([str(exe), "--store", f"sqlite:///{db}", "serve", "--port", str(port),
+                               "--workers", str(args.workers)],
                               env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -131,9 +133,10 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        warm = login(base)
-        warm.get("/", params={"q": "代孕"})  # first search loads the server's in-memory columns
-        warm.close()
+        for _ in range(2 * args.workers):  # the first search of each worker loads its in-memory columns
+            warm = login(base)
+            warm.get("/", params={"q": "代孕"})
+            warm.close()
 
         timings: dict[str, list[float]] = {"search page": [], "/api/search": [], "item page": []}
         errors: list[str] = []
