@@ -340,3 +340,47 @@ def audit_page(request: Request, kind: str = "", actor: str = "", target: str = 
     return render(request, "audit.html", status=400 if error else 200, rows=rows, total=len(shown), check=check,
                   page=page, pages=max(1, -(-len(shown) // AUDIT_PAGE)), filters=filters, error=error,
                   qs=urlencode(filters))
+
+
+# -- accounts (admin) ----------------------------------------------------------------------------
+
+@router.get("/users")
+def users_page(request: Request, error: str = "", user=Depends(need("admin"))):
+    """The accounts, with forms to add one and to disable one."""
+    return render(request, "users.html", accounts=ctx(request).accounts.all(), error=USER_ERRORS.get(error, ""),
+                  **_flash(request))
+
+
+USER_ERRORS = {"bad": "账号未创建：用户名须为 1–64 个字母、数字、汉字或 _ . @ -，密码至少 8 位，且用户名不能重复。",
+               "self": "不能停用自己的账号。", "missing": "没有这个账号。"}
+
+
+@router.post("/users")
+def add_user(request: Request, name: str = Form(..., max_length=64), role: str = Form(..., max_length=20),
+             password: str = Form(..., max_length=1024), user=Depends(need("admin"))):
+    """Create an account (as `reprowatch user add` does)."""
+    from .users import UserError
+
+    c = ctx(request)
+    try:
+        c.accounts.add(name.strip(), role, password)
+    except UserError:
+        return RedirectResponse("/users?error=bad", status_code=303)
+    c.audit(request, "user", target=name.strip(), action="add", role=role)
+    return RedirectResponse("/users?msg=saved", status_code=303)
+
+
+@router.post("/users/{name}/disable")
+def disable_user(request: Request, name: str, user=Depends(need("admin"))):
+    """Lock an account out; its sessions end at once."""
+    from .users import UserError
+
+    c = ctx(request)
+    if name == user.name:
+        return RedirectResponse("/users?error=self", status_code=303)
+    try:
+        c.accounts.disable(name)
+    except UserError:
+        return RedirectResponse("/users?error=missing", status_code=303)
+    c.audit(request, "user", target=name, action="disable")
+    return RedirectResponse("/users?msg=saved", status_code=303)
