@@ -147,6 +147,8 @@ class Source(_Strict):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            return None  # `schedule: ''` is how a YAML says "run by hand only"
         if v is not None:
             from crawlers.cron import cron_trigger
 
