@@ -147,10 +147,11 @@ class Source(_Strict):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, v: str | None) -> str | None:
-        if v is not None:
-            from reprowatch.cron import cron_trigger
+        if v is None or not v.strip():
+            return None  # no schedule: crawled by hand only
+        from reprowatch.cron import cron_trigger
 
-            cron_trigger(v)  # a bad line stops here, naming file and field, not in the daemon
+        cron_trigger(v)  # a bad line stops here, naming file and field, not in the daemon
         return v
 
     @field_validator("start_urls")
