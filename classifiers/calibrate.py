@@ -15,7 +15,6 @@ import argparse
 import math
 import re
 import sys
-from pathlib import Path
 
 from .classifier import Classifier
 from .evaluate import read_jsonl

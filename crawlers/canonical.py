@@ -17,7 +17,7 @@ from w3lib.url import canonicalize_url
 
 # Parameters that say where a visitor came from, never what page it is.
 _TRACKING = re.compile(
-    r"^(utm_[a-z]+|from|spm|scm|fbclid|gclid|yclid|msclkid|share_from|share_source|shareid|"
+    r"^(utm_[a-z]+|from|fr|source|spm|scm|fbclid|gclid|yclid|msclkid|share_from|share_source|shareid|"
     r"share_token|sharer|src|source_from|timestamp|_t|t_from|ref|refer|referer|wxfrom|"
     r"isappinstalled|sessionid|sid|phpsessid|jsessionid)$",
     re.IGNORECASE,

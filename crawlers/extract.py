@@ -103,6 +103,87 @@ def find_date(text: str) -> str | None:
         return None
 
 
+# Page chrome by its usual names on Chinese sites: navigation, headers and footers, sidebars
+# with hot/related/ranking lists, breadcrumbs, share bars, disclaimers ("温馨提示", "免责声明")
+# and comments. Matched as whole tokens of class and id values split at - and _ ("g-ft",
+# "col-side", "hot-list"), so "content" or "post-body" never match.
+_CHROME_TOKENS = frozenset("""
+    nav navbar navi menu menus topbar topnav top bottom header hd head footer foot ft copyright
+    sidebar side aside sider hot hotlist rank ranking recommend recommends related relate relevant
+    friend friendlink links crumb crumbs breadcrumb breadcrumbs share login toolbar tip tips copy beian
+    disclaimer statement mianze comment comments cmt
+""".split())
+_TOKEN_SPLIT = re.compile(r"[\s\-_]+")
+_CHROME_TAGS = ("nav", "aside", "script", "style", "noscript", "template", "iframe", "form", "select", "button")
+# A block whose text is mostly link text (hot lists, "related reading", pagination, menus) is
+# navigation even without a telling name; ads and articles are prose.
+_LINK_SHARE = 0.6
+_LINK_MIN = 3
+
+
+def _is_chrome_name(el) -> bool:
+    for attr in ("class", "id"):
+        value = el.get(attr)
+        if value and any(tok in _CHROME_TOKENS for tok in _TOKEN_SPLIT.split(value.lower()) if tok):
+            return True
+    return False
+
+
+def _in_content(el) -> bool:
+    # <header>/<footer> inside an article hold its title, byline or contact: keep them.
+    return any(a.tag in ("article", "main") for a in el.iterancestors())
+
+
+def strip_chrome(html: str) -> str:
+    """The page without its chrome: navigation, header and footer, sidebars, link lists,
+    disclaimers and comments, so that neither a sidebar of hot ad titles nor a footer saying
+    "严禁发布代孕…" is read as the page's own text. The page unchanged if it cannot be parsed
+    or if stripping would leave nothing."""
+    import lxml.html
+
+    try:
+        root = lxml.html.document_fromstring(html)
+    except (ValueError, lxml.etree.ParserError):
+        return html
+    body = root.find("body")
+    if body is None:
+        return html
+    drop = []
+    for el in body.iter():
+        if not isinstance(el.tag, str):
+            continue
+        tag = el.tag.lower()
+        if tag in _CHROME_TAGS or (tag in ("header", "footer") and not _in_content(el)) or _is_chrome_name(el):
+            drop.append(el)
+            continue
+        if tag in ("ul", "ol", "dl", "div", "table", "td", "p", "section"):
+            links = el.findall(".//a")
+            if len(links) >= _LINK_MIN:
+                text = el.text_content().strip()
+                linked = sum(len(a.text_content().strip()) for a in links)
+                if text and linked >= _LINK_SHARE * len(text):
+                    drop.append(el)
+    removed = set()
+    for el in drop:
+        if any(id(a) in removed for a in el.iterancestors()):
+            continue
+        parent = el.getparent()
+        if parent is None:
+            continue
+        # Keep the tail text (it belongs to the parent), drop the element.
+        if el.tail and el.tail.strip():
+            prev = el.getprevious()
+            if prev is not None:
+                prev.tail = (prev.tail or "") + el.tail
+            else:
+                parent.text = (parent.text or "") + el.tail
+        removed.add(id(el))
+        parent.remove(el)
+    if not body.text_content().strip():
+        return html
+    return lxml.html.tostring(root, encoding="unicode")
+
+
 def _fallback_text(sel: Selector) -> str:
     parts = sel.xpath("//body//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)"
                       " and not(ancestor::nav) and not(ancestor::footer)]").getall()
@@ -121,7 +202,8 @@ def extract_page(html: str, url: str, selectors=None) -> Extracted:
     if selectors and selectors.text:
         body = _clean("\n".join(sel.css(selectors.text).xpath("string()").getall()))
     if not body:
-        body = _main_text(html, url) or _fallback_text(sel)
+        content = strip_chrome(html)
+        body = _main_text(content, url) or _fallback_text(Selector(text=content))
     if selectors and selectors.contact:
         contact = _clean(" ".join(sel.css(selectors.contact).xpath("string()").getall()))
         if contact and contact not in body:
@@ -150,13 +232,31 @@ def _main_text(html: str, url: str) -> str:
     return _clean(text or "")
 
 
+# Attributes that carry a post's own id on forums that give floors no element id
+# (<li data-pid="…">, <div data-post-id="…">): stable when earlier floors are deleted.
+_POST_ID_ATTRS = ("data-pid", "data-post-id", "data-postid", "data-id", "data-reply-id", "data-comment-id", "data-cid")
+
+
+def _post_anchor(attrib, n: int) -> str:
+    """The ``#anchor`` of the n-th post: its element id, else an id attribute, else its floor
+    number, else its position on the page."""
+    if attrib.get("id"):
+        return attrib["id"]
+    for name in _POST_ID_ATTRS:
+        if attrib.get(name):
+            return f"p{attrib[name]}"
+    if attrib.get("data-floor"):
+        return f"floor{attrib['data-floor']}"
+    return f"post{n}"
+
+
 def extract_posts(html: str, post_css: str, selectors=None) -> list[tuple[str, Extracted]]:
     """One ``(element id, Extracted)`` per post matched by ``post_css`` (forum floors)."""
     sel = Selector(text=html)
     page_title = _clean(sel.xpath("string(//h1)").get() or "") or _clean(sel.xpath("string(//title)").get() or "")
     out = []
     for n, post in enumerate(sel.css(post_css), 1):
-        anchor = post.attrib.get("id") or (f"floor{post.attrib['data-floor']}" if post.attrib.get("data-floor") else f"post{n}")
+        anchor = _post_anchor(post.attrib, n)
         if selectors and selectors.text and post.css(selectors.text):
             body = _clean("\n".join(post.css(selectors.text).xpath("string()").getall()))
         else:

@@ -27,9 +27,10 @@ class TrapGuardMiddleware:
     and no productive one is a trap: its further links are dropped and counted.
     """
 
-    def __init__(self, limit: int, stats):
+    def __init__(self, limit: int, crawler):
         self.limit = limit
-        self.stats = stats
+        self.crawler = crawler
+        self.stats = crawler.stats
         self.pages: Counter[str] = Counter()
         self.productive: Counter[str] = Counter()
 
@@ -38,7 +39,7 @@ class TrapGuardMiddleware:
         limit = crawler.settings.getint("TRAP_PAGES_WITHOUT_ITEMS", 30)
         if limit <= 0:
             raise NotConfigured
-        return cls(limit, crawler.stats)
+        return cls(limit, crawler)
 
     def _is_trap(self, shape: str) -> bool:
         return self.pages[shape] >= self.limit and not self.productive[shape]
@@ -55,16 +56,16 @@ class TrapGuardMiddleware:
             self.productive[shape] += 1
         return True
 
-    def process_spider_output(self, response, result, spider):
+    def process_spider_output(self, response, result):
         shape = url_shape(response.url)
         self.pages[shape] += 1
         for out in result:
-            if self._keep(out, shape, spider):
+            if self._keep(out, shape, self.crawler.spider):
                 yield out
 
-    async def process_spider_output_async(self, response, result, spider):
+    async def process_spider_output_async(self, response, result):
         shape = url_shape(response.url)
         self.pages[shape] += 1
         async for out in result:
-            if self._keep(out, shape, spider):
+            if self._keep(out, shape, self.crawler.spider):
                 yield out

@@ -43,8 +43,9 @@ def mark_done(jobdir: str | None, urls: list[str]) -> None:
 class ResumeMiddleware:
     """Drops links to item pages a killed run of this crawl already stored."""
 
-    def __init__(self, done: set[str]):
+    def __init__(self, done: set[str], crawler):
         self.done = done
+        self.crawler = crawler
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -52,7 +53,7 @@ class ResumeMiddleware:
         done: set[str] = set()
         if jobdir and (Path(jobdir) / DONE_FILE).exists():
             done = set((Path(jobdir) / DONE_FILE).read_text(encoding="utf-8").split())
-        return cls(done)
+        return cls(done, crawler)
 
     def _keep(self, out, spider) -> bool:
         if not self.done or not isinstance(out, scrapy.Request):
@@ -64,12 +65,12 @@ class ResumeMiddleware:
         # A page that is also a list (forum thread pages) is fetched again for its links.
         return not (url in self.done and is_item(url) and not is_follow(url))
 
-    def process_spider_output(self, response, result, spider):
+    def process_spider_output(self, response, result):
         for out in result:
-            if self._keep(out, spider):
+            if self._keep(out, self.crawler.spider):
                 yield out
 
-    async def process_spider_output_async(self, response, result, spider):
+    async def process_spider_output_async(self, response, result):
         async for out in result:
-            if self._keep(out, spider):
+            if self._keep(out, self.crawler.spider):
                 yield out

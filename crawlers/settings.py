@@ -42,6 +42,10 @@ DEPTH_PRIORITY = 1                   # breadth first: list pages before deep pag
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
+# Scrapy's remote-control extension runs Python code sent to a local HTTP port: no place for
+# it in a monitoring service that holds evidence.
+REMOTE_CONTROL_ENABLED = False
+
 SPIDER_MIDDLEWARES = {
     "crawlers.middlewares.TrapGuardMiddleware": 900,
     "crawlers.resume.ResumeMiddleware": 910,

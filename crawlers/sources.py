@@ -73,6 +73,21 @@ class Search(_Strict):
     url: str
     keywords: Literal["default"] | list[str] | str = "default"
     max_pages: int = Field(default=5, ge=1)
+    # How keywords are written into the URL: gbk, big5, utf-8…; default: the encoding of the
+    # source's first start page (UTF-8 if it cannot be fetched).
+    encoding: str | None = None
+
+    @field_validator("encoding")
+    @classmethod
+    def _codec(cls, v: str | None) -> str | None:
+        if v is not None:
+            import codecs
+
+            try:
+                codecs.lookup(v)
+            except LookupError:
+                raise ValueError(f"unknown encoding {v!r} (e.g. utf-8, gbk, gb18030, big5)") from None
+        return v
 
     @field_validator("url")
     @classmethod
@@ -147,11 +162,12 @@ class Source(_Strict):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, v: str | None) -> str | None:
-        if v is None or not v.strip():
-            return None  # no schedule: crawled by hand only
-        from reprowatch.cron import cron_trigger
+        if v is not None and not v.strip():
+            return None  # `schedule: ''` is how a YAML says "run by hand only"
+        if v is not None:
+            from reprowatch.cron import cron_trigger
 
-        cron_trigger(v)  # a bad line stops here, naming file and field, not in the daemon
+            cron_trigger(v)  # a bad line stops here, naming file and field, not in the daemon
         return v
 
     @field_validator("start_urls")

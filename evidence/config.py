@@ -35,7 +35,6 @@ the defaults below apply (placeholders an officer sees at once in the documents)
     report:
       top_items: 20                  # newly flagged items listed in the daily report
       mail: false                    # `report daily` mails without --mail when true
-      deadline_days: 3               # fallback deadline of a notice without one (takedown follow-up)
     summary_table:                   # the monthly 汇总表
       region: 某某区（县）
       province: 某某省
@@ -55,7 +54,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_FILE = "evidence.yaml"
 PLACEHOLDER = "（未配置）"
@@ -115,7 +114,6 @@ class ReportConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     top_items: int = Field(default=20, ge=1, le=500)
     mail: bool = False
-    deadline_days: int = Field(default=3, ge=1, le=90)
 
 
 class SummaryTableConfig(BaseModel):
@@ -172,6 +170,15 @@ class EvidenceConfig(BaseModel):
     report: ReportConfig = Field(default_factory=ReportConfig)
     summary_table: SummaryTableConfig = Field(default_factory=SummaryTableConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+    @model_validator(mode="after")
+    def _mail_needed(self):
+        # Said at load time: otherwise alerts meant for mail would be dropped without a word.
+        if self.mail is None and self.alerts.mail:
+            raise ValueError("alerts.mail is true but there is no mail: section (SMTP host, from, to)")
+        if self.mail is None and self.report.mail:
+            raise ValueError("report.mail is true but there is no mail: section (SMTP host, from, to)")
+        return self
 
 
 def config_path(explicit: str | None, data_dir: Path) -> Path | None:

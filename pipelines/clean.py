@@ -13,11 +13,18 @@ MAX_TEXT = 5_000_000  # characters; a bigger "page" is a dump, not an ad, and wo
 class CleanTextPipeline:
     """Strips control characters and runs of blank lines; drops items with no text."""
 
-    def process_item(self, item, spider):
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_item(self, item):
         text = _CONTROL.sub("", item.get("text") or "")
         text = re.sub(r"\n{3,}", "\n\n", text).strip()[:MAX_TEXT]
         if not text:
-            spider.crawler.stats.inc_value("reprowatch/dropped/empty")
+            self.crawler.stats.inc_value("reprowatch/dropped/empty")
             raise DropItem(f"no text at {item.get('url')}")
         item["text"] = text
         item["title"] = _CONTROL.sub("", item.get("title") or "").strip()

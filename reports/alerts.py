@@ -40,6 +40,7 @@ KIND_NAMES = {
     "crawl_failed": "抓取失败",
     "crawl_timeout": "抓取超时",
     "still_online": "处置后仍在线",
+    "job_failed": "定时作业失败",
 }
 
 

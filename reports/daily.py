@@ -13,7 +13,7 @@ Definitions (what every number in the HTML and XLSX means):
   the 30 days up to it.
 - **Takedown follow-up**: notices sent (a ``notice_sent`` history entry on the day), pending
   (status ``notice_sent``, deadline not passed), overdue (status ``notice_sent``, deadline
-  passed — the item's ``deadline``, else the notice time + ``report.deadline_days``), removed
+  passed — the item's ``deadline``, else the notice time + the config's ``deadline_days``), removed
   (a ``removed`` entry on the day; all items now ``removed``) and still online (status
   ``still_online``).
 """
@@ -27,8 +27,8 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from reports.alerts import SHANGHAI, read_alerts
 from reports.categories import CATEGORY_IDS
-from reports.health import (error_count, error_rate, failed, history_for, local, median_items, overdue_findings,
-                            parse_utc, run_findings, utc_iso)
+from reports.health import (error_count, failed, history_for, median_items, overdue_findings, parse_utc, run_findings,
+                            utc_iso)
 from search.items import CONTACT_KINDS
 from search.store import Query
 
@@ -146,13 +146,13 @@ def build_daily(store, day: date, *, schedules: dict[str, str | None] | None = N
     report.repeat_contacts = repeat_contacts(recent, {i["id"] for i in report.new_items})
 
     _progress(quiet, "检查采集健康状况…")
-    overdue = overdue_findings(schedules or {}, all_runs, as_of, thresholds) if schedules else []
+    overdue = overdue_findings(store, schedules or {}, as_of, thresholds)
     report.overdue_sources = [f.as_dict() for f in overdue]
     report.health = _health(all_runs, report.runs, schedules or {}, overdue, thresholds)
     report.alerts = read_alerts(since=report.start, until=report.end, data=data)
 
     _progress(quiet, "统计处置跟踪…")
-    report.takedown = takedown_followup(store, start, end, as_of, config.report.deadline_days)
+    report.takedown = takedown_followup(store, start, end, as_of, config.deadline_days)
     return report
 
 

@@ -10,16 +10,13 @@ an archive years later.
 from __future__ import annotations
 
 from html import escape
-from urllib.parse import urlsplit
 
 from reports import charts
-from reports.alerts import kind_name
 from reports.categories import CATEGORY_IDS, COLOURS, category_name, category_names
-from reports.daily import DailyReport, describe_run
-from reports.health import local, parse_utc
-
-STATUS_NAMES = {"new": "待审核", "confirmed": "已确认", "dismissed": "已排除", "notice_sent": "已发处置通知",
-                "removed": "已下线", "still_online": "仍在线"}
+from reports.daily import DailyReport
+from reports.daily_tables import (ALERT_HEADERS, HEALTH_HEADERS, RUN_HEADERS, alert_rows, category_site_table,
+                                  contacts_text, health_rows, local_time, run_rows, safe_url, status_name,
+                                  trend_table)
 
 CSS = """
 body{font-family:'Noto Sans CJK SC','Source Han Sans SC','Microsoft YaHei','PingFang SC',sans-serif;
@@ -42,17 +39,6 @@ th{background:#f3f3f3;white-space:nowrap}td.n,th.n{text-align:right;white-space:
 def esc(value) -> str:
     """Any value as escaped HTML text ('' for None)."""
     return escape("" if value is None else str(value), quote=True)
-
-
-def safe_url(url: str | None) -> str | None:
-    """The URL if it is http(s) (never ``javascript:`` or ``data:``), else None."""
-    if not url:
-        return None
-    try:
-        scheme = urlsplit(url.strip()).scheme.lower()
-    except ValueError:
-        return None
-    return url.strip() if scheme in ("http", "https") else None
 
 
 def link(url: str | None, text: str | None = None) -> str:
@@ -79,19 +65,6 @@ def _table(headers: list[str], rows: list[list], numeric: set[int] = frozenset()
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def local_time(value) -> str:
-    """A UTC ISO string or datetime in Asia/Shanghai time (— when missing)."""
-    return local(parse_utc(value)) if isinstance(value, str) else local(value)
-
-
-def duration_text(seconds) -> str:
-    """Seconds as 1分05秒."""
-    if seconds is None:
-        return "—"
-    seconds = int(round(seconds))
-    return f"{seconds // 60}分{seconds % 60:02d}秒" if seconds >= 60 else f"{seconds}秒"
-
-
 def snippet(item: dict, size: int = 90) -> str:
     """Text around the first classifier hit (else the start), at most ``size`` characters."""
     text = (item.get("text") or "").replace("\n", " ")
@@ -99,16 +72,6 @@ def snippet(item: dict, size: int = 90) -> str:
     begin = max(0, min((h.get("start", 0) for h in hits), default=0) - size // 3)
     part = text[begin:begin + size]
     return ("…" if begin else "") + part + ("…" if begin + size < len(text) else "")
-
-
-def contacts_text(item: dict) -> str:
-    """Phones, WeChat and QQ ids of an item on one line."""
-    c = item.get("contacts") or {}
-    parts = []
-    for kind, label in (("phones", "电话"), ("wechat", "微信"), ("qq", "QQ")):
-        if c.get(kind):
-            parts.append(f"{label} {', '.join(map(str, c[kind]))}")
-    return "；".join(parts)
 
 
 def render_daily_html(report: DailyReport, office: str = "") -> str:
@@ -131,16 +94,7 @@ def render_daily_html(report: DailyReport, office: str = "") -> str:
         + "</div>")
 
     out.append("<h2>一、采集运行情况</h2>")
-    rows = [[r.get("source"), local_time(r.get("started")), duration_text(r.get("duration")), r.get("pages", 0),
-             r.get("items", 0), r.get("new", 0), r.get("changed", 0), r.get("flagged", 0), r["error_total"],
-             r.get("robots_blocked", 0), describe_run(r) + (f"：{r['error']}" if r.get("error") else "")]
-            for r in report.runs]
-    t = report.run_totals
-    if rows:
-        rows.append(["合计", "", "", t["pages"], t["items"], t["new"], t["changed"], t["flagged"], t["errors"],
-                     t["robots_blocked"], f"失败 {t['failed']} 次" if t["failed"] else ""])
-    out.append(_table(["来源", "开始", "耗时", "页面", "条目", "新增", "更新", "违法", "错误", "robots拦截", "结果"],
-                      rows, numeric={3, 4, 5, 6, 7, 8, 9}))
+    out.append(_table(RUN_HEADERS, run_rows(report), numeric={3, 4, 5, 6, 7, 8, 9}))
 
     out.append("<h2>二、新增违法信息</h2>")
     out.append(f"<p>当日首次发现并判定为违法的信息 <b>{s['new_flagged']}</b> 条"
@@ -149,12 +103,9 @@ def render_daily_html(report: DailyReport, office: str = "") -> str:
     site_bars = [(site, n, "#607D8B") for site, n in list(report.by_site.items())[:12]]
     out.append('<div class="charts">' + charts.hbars(bars, title="按类别") +
                charts.hbars(site_bars, title="按站点（前 12）") + "</div>")
-    sites = list(report.by_site)
-    cross_rows = [[category_name(c)] + [report.category_site.get((c, site), 0) for site in sites]
-                  + [report.by_category.get(c, 0)] for c in CATEGORY_IDS]
-    cross_rows.append(["合计（条）"] + [report.by_site[site] for site in sites] + [s["new_flagged"]])
+    headers, rows = category_site_table(report)
     out.append("<h3>类别 × 站点</h3>")
-    out.append(_table(["类别"] + sites + ["合计"], cross_rows, numeric=set(range(1, len(sites) + 2))))
+    out.append(_table(headers, rows, numeric=set(range(1, len(headers)))))
     names = {c: category_name(c) for c in CATEGORY_IDS}
     out.append("<h3>趋势</h3>")
     out.append('<div class="charts">' +
@@ -162,10 +113,8 @@ def render_daily_html(report: DailyReport, office: str = "") -> str:
                                       title="近 7 日新增违法信息（按类别）") +
                charts.stacked_columns(report.trend, list(CATEGORY_IDS), names, COLOURS,
                                       title="近 30 日新增违法信息（按类别；柱顶为条数）") + "</div>")
-    week = report.trend[-7:]
-    out.append(_table(["日期"] + [names[c] for c in CATEGORY_IDS] + ["合计（条）"],
-                      [[d["day"]] + [d[c] for c in CATEGORY_IDS] + [d["total"]] for d in week],
-                      numeric=set(range(1, len(CATEGORY_IDS) + 2))))
+    headers, rows = trend_table(report.trend[-7:])
+    out.append(_table(headers, rows, numeric=set(range(1, len(headers)))))
 
     out.append(f"<h2>三、重点新增信息（得分最高的 {len(report.top_items)} 条）</h2>")
     rows = [[k + 1, esc(category_names(i.get("labels") or [])), f"{i.get('score') or 0:.2f}",
@@ -185,19 +134,15 @@ def render_daily_html(report: DailyReport, office: str = "") -> str:
 
     out.append("<h2>五、采集健康状况与告警</h2>")
     rows = []
-    for h in report.health:
-        problems = "；".join(f"{kind_name(p['kind'])}：{p['message']}" for p in h["problems"])
-        state = f'<span class="bad">异常</span>' if h["problems"] else '<span class="ok">正常</span>'
-        rows.append([esc(h["source"]), esc(h["schedule"] or "—"), h["runs"], esc(local_time(h["last_started"])),
-                     "—" if h["last_items"] is None else h["last_items"],
-                     "—" if h["median_items"] is None else f"{h['median_items']:g}",
-                     "—" if h["error_rate"] is None else f"{h['error_rate']:.0%}", state, esc(problems)])
-    out.append(_table(["来源", "计划(cron)", "当日运行", "最近运行", "最近条目数", "7日中位数", "当日错误率", "状态", "问题"],
-                      rows, numeric={2, 4, 5, 6}, raw=set(range(9))))
+    for values in health_rows(report):
+        state = f'<span class="{"bad" if values[7] == "异常" else "ok"}">{esc(values[7])}</span>'
+        last_items, median, rate = values[4:7]
+        rows.append([esc(v) for v in values[:4]] + ["—" if last_items is None else last_items,
+                                                    "—" if median is None else f"{median:g}",
+                                                    "—" if rate is None else f"{rate:.0%}", state, esc(values[8])])
+    out.append(_table(HEALTH_HEADERS, rows, numeric={2, 4, 5, 6}, raw=set(range(9))))
     out.append("<h3>当日告警</h3>")
-    out.append(_table(["时间", "类型", "来源", "内容"],
-                      [[local_time(a.get("at")), kind_name(a.get("kind", "")), a.get("source") or "—", a.get("message")]
-                       for a in report.alerts]))
+    out.append(_table(ALERT_HEADERS, alert_rows(report)))
 
     td = report.takedown
     out.append("<h2>六、处置跟踪</h2>")
@@ -214,7 +159,7 @@ def render_daily_html(report: DailyReport, office: str = "") -> str:
         out.append(_table(["编号", "类别", "标题 / 网址", "站点", "状态", label],
                           [[esc(i["id"]), esc(category_names(i.get("labels") or [])),
                             link(i.get("url"), i.get("title") or i.get("url")),
-                            esc(i.get("site")), esc(STATUS_NAMES.get(i.get("status"), i.get("status"))),
+                            esc(i.get("site")), esc(status_name(i.get("status"))),
                             esc(local_time(i.get(when)))] for i in items[:100]], raw=set(range(6))))
     out.append('<p class="muted">说明：时间均为北京时间；统计口径见 reports/daily.py。本报告由 reprowatch 自动生成，'
                "链接指向被监测的违法页面，请在隔离环境中打开。</p></body></html>")

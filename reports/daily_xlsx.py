@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from openpyxl import Workbook
 
-from reports.alerts import kind_name
 from reports.categories import CATEGORY_IDS, category_name, category_names
-from reports.daily import DailyReport, describe_run
-from reports.daily_html import STATUS_NAMES, contacts_text, duration_text, local_time
+from reports.daily import DailyReport
+from reports.daily_tables import (ALERT_HEADERS, HEALTH_HEADERS, RUN_HEADERS, alert_rows, category_site_table,
+                                  contacts_text, health_rows, local_time, run_rows, status_name, trend_table)
 from reports.workbook import HEAD_FONT, put, table
 
 SUMMARY_ROWS = [
@@ -32,44 +32,29 @@ def write_daily_xlsx(report: DailyReport, path, office: str = "") -> None:
     row = table(ws, 4, ["项目", "数值"], [[label, s[key]] for label, key in SUMMARY_ROWS], widths=[24, 14])
     row = table(ws, row + 1, ["类别", "新增违法信息（条）"],
                 [[category_name(c), report.by_category.get(c, 0)] for c in CATEGORY_IDS])
-    table(ws, row + 1, ["日期"] + [category_name(c) for c in CATEGORY_IDS] + ["合计（条）"],
-          [[d["day"]] + [d[c] for c in CATEGORY_IDS] + [d["total"]] for d in report.trend])
+    table(ws, row + 1, *trend_table(report.trend))
 
     ws = wb.create_sheet("采集运行")
-    table(ws, 1, ["来源", "开始（北京时间）", "耗时", "页面", "条目", "新增", "更新", "违法", "错误", "robots拦截", "结果"],
-          [[r.get("source"), local_time(r.get("started")), duration_text(r.get("duration")), r.get("pages", 0),
-            r.get("items", 0), r.get("new", 0), r.get("changed", 0), r.get("flagged", 0), r["error_total"],
-            r.get("robots_blocked", 0), describe_run(r) + (f"：{r['error']}" if r.get("error") else "")]
-           for r in report.runs],
-          widths=[22, 18, 10, 8, 8, 8, 8, 8, 8, 10, 24])
+    table(ws, 1, RUN_HEADERS, run_rows(report), widths=[22, 18, 10, 8, 8, 8, 8, 8, 8, 10, 24])
 
     ws = wb.create_sheet("新增违法信息")
     table(ws, 1, ["序号", "编号", "类别", "得分", "标题", "网址", "站点", "来源", "联系方式", "首次发现", "状态"],
           [[k + 1, i["id"], category_names(i.get("labels") or []), round(i.get("score") or 0, 3),
             i.get("title") or i.get("url"), i.get("url"), i.get("site"), i.get("source"), contacts_text(i),
-            local_time(i.get("first_seen")), STATUS_NAMES.get(i.get("status"), i.get("status"))]
+            local_time(i.get("first_seen")), status_name(i.get("status"))]
            for k, i in enumerate(report.new_items)],
           widths=[6, 18, 22, 7, 40, 40, 18, 18, 30, 17, 12], links={5: 6, 6: 6})
     ws.freeze_panes = "A2"
 
     ws = wb.create_sheet("类别×站点")
-    sites = list(report.by_site)
-    rows = [[category_name(c)] + [report.category_site.get((c, site), 0) for site in sites]
-            + [report.by_category.get(c, 0)] for c in CATEGORY_IDS]
-    rows.append(["合计（条）"] + [report.by_site[site] for site in sites] + [s["new_flagged"]])
-    table(ws, 1, ["类别"] + sites + ["合计"], rows, widths=[26] + [18] * (len(sites) + 1))
+    headers, rows = category_site_table(report)
+    table(ws, 1, headers, rows, widths=[26] + [18] * (len(headers) - 1))
 
     ws = wb.create_sheet("采集健康")
-    row = table(ws, 1, ["来源", "计划(cron)", "当日运行", "最近运行", "最近条目数", "7日中位数", "当日错误率", "状态", "问题"],
-                [[h["source"], h["schedule"] or "", h["runs"], local_time(h["last_started"]), h["last_items"],
-                  h["median_items"], None if h["error_rate"] is None else round(h["error_rate"], 3),
-                  "异常" if h["problems"] else "正常",
-                  "；".join(f"{kind_name(p['kind'])}：{p['message']}" for p in h["problems"])]
-                 for h in report.health],
-                widths=[22, 14, 9, 17, 10, 10, 10, 8, 60])
-    table(ws, row + 1, ["告警时间", "类型", "来源", "内容"],
-          [[local_time(a.get("at")), kind_name(a.get("kind", "")), a.get("source") or "", a.get("message")]
-           for a in report.alerts])
+    rows = [values[:6] + [None if values[6] is None else round(values[6], 3)] + values[7:]
+            for values in health_rows(report)]
+    row = table(ws, 1, HEALTH_HEADERS, rows, widths=[22, 14, 9, 17, 10, 10, 10, 8, 60])
+    table(ws, row + 1, ALERT_HEADERS, alert_rows(report))
 
     ws = wb.create_sheet("处置跟踪")
     td = report.takedown
@@ -79,7 +64,7 @@ def write_daily_xlsx(report: DailyReport, path, office: str = "") -> None:
                        ("当日确认下线", "removed_today"), ("当日发出通知", "sent_today")):
         for i in td.get(key, []):
             rows.append([title, i["id"], category_names(i.get("labels") or []), i.get("title") or i.get("url"),
-                         i.get("url"), i.get("site"), STATUS_NAMES.get(i.get("status"), i.get("status")),
+                         i.get("url"), i.get("site"), status_name(i.get("status")),
                          local_time(i.get("deadline_at")) if i.get("deadline_at") else ""])
     table(ws, row + 1, ["分组", "编号", "类别", "标题", "网址", "站点", "状态", "处置期限"], rows,
           widths=[20, 18, 22, 40, 40, 18, 12, 17], links={4: 5, 5: 5})

@@ -152,14 +152,10 @@ def last_due(cron: str, now: datetime) -> datetime | None:
     return None
 
 
-def overdue_findings(schedules: dict[str, str | None], runs: list[dict], now: datetime, thresholds) -> list[Finding]:
-    """Sources whose cron was due more than ``due_grace_minutes`` ago with no run since."""
+def overdue_findings(store, schedules: dict[str, str | None], now: datetime, thresholds) -> list[Finding]:
+    """Sources whose cron was due more than ``due_grace_minutes`` before ``now`` with no run
+    started since (runs after ``now`` do not count: a past day's report keeps its verdict)."""
     grace = timedelta(minutes=thresholds.due_grace_minutes)
-    latest: dict[str, datetime] = {}
-    for r in runs:
-        at = parse_utc(r.get("started"))
-        if at is not None and (r.get("source") not in latest or at > latest[r.get("source")]):
-            latest[r.get("source")] = at
     out = []
     for source, cron in sorted(schedules.items()):
         if not cron:
@@ -171,11 +167,16 @@ def overdue_findings(schedules: dict[str, str | None], runs: list[dict], now: da
             continue
         if due is None:
             continue
-        last = latest.get(source)
-        if last is None or last < due - DUE_TOLERANCE:
-            out.append(Finding("not_run_when_due", source,
-                               f"应于 {local(due)} 运行（cron '{cron}'），"
-                               f"最近一次运行 {local(last) if last else '从未运行'}"))
+        since_due = [r for r in store.runs(since=utc_iso(due - DUE_TOLERANCE), source=source)
+                     if (parse_utc(r.get("started")) or now) <= now]
+        if since_due:
+            continue
+        # Only for the overdue: the whole history of one source, for its last run's time.
+        earlier = [t for t in (parse_utc(r.get("started")) for r in store.runs(source=source)) if t and t <= now]
+        last = max(earlier, default=None)
+        out.append(Finding("not_run_when_due", source,
+                           f"应于 {local(due)} 运行（cron '{cron}'），"
+                           f"最近一次运行 {local(last) if last else '从未运行'}"))
     return out
 
 
@@ -206,7 +207,10 @@ def check_after_crawl(store_url: str | None, summaries: list[dict], crawl_starte
             runs = []
         for summary in summaries:
             mine = [r for r in runs if r.get("source") == summary["source"]]
-            current = next((r for r in mine if (r.get("started") or "") >= crawl_started), None)
+            # The pipeline stamps whole seconds, so compare with the crawl's start second.
+            began = parse_utc(crawl_started).replace(microsecond=0)
+            current = next((r for r in mine if (parse_utc(r.get("started")) or began) >= began
+                            and r.get("started")), None)
             if current is None:  # the store was down: the summary holds the same counts
                 current = dict(summary, started=crawl_started)
             findings += run_findings(current, history_for(current, mine, thresholds.median_days), thresholds)
@@ -217,12 +221,12 @@ def check_after_crawl(store_url: str | None, summaries: list[dict], crawl_starte
     return findings
 
 
-def alert_overdue(schedules: dict[str, str | None], runs: list[dict], now: datetime, config=None) -> list[Finding]:
+def alert_overdue(store, schedules: dict[str, str | None], now: datetime, config=None) -> list[Finding]:
     """Alert every source not run when due, once per missed due time (an alert with the same
     message in the last two days is not sent again). Returns all overdue findings."""
     cfg = _load(config)
     thresholds = cfg.alerts if cfg is not None else _default_thresholds()
-    findings = overdue_findings(schedules, runs, now, thresholds)
+    findings = overdue_findings(store, schedules, now, thresholds)
     sent = {(a.get("kind"), a.get("source"), a.get("message"))
             for a in read_alerts(since=utc_iso(datetime.now(timezone.utc) - timedelta(days=2)))}
     for f in findings:

@@ -39,7 +39,7 @@ from openpyxl.utils import get_column_letter
 from reports.alerts import SHANGHAI
 from reports.categories import CATEGORIES, CATEGORY_IDS, category_name, category_names
 from reports.daily import iter_items, moved_at, within
-from reports.daily_html import STATUS_NAMES, local_time
+from reports.daily_tables import local_time, status_name
 from reports.health import parse_utc, utc_iso
 from reports.workbook import BORDER, CENTER, HEAD_FONT, put, table
 from search.store import Query
@@ -239,7 +239,7 @@ def write_monthly_xlsx(data: MonthlyData, path, config, filled_on: date | None =
                 rows_out.append([name, row_label or "（补充数据）", category_name(category), column_name, item["id"],
                                  item.get("title") or item.get("url"), item.get("url"), item.get("site"),
                                  local_time(item.get("first_seen")), local_time(item.get("event_at")),
-                                 STATUS_NAMES.get(item.get("status"), item.get("status")),
+                                 status_name(item.get("status")),
                                  category_names(item.get("labels") or [])])
     table(ds, 1, ["统计项", "汇总表行", "类别", "汇总表列", "编号", "标题", "网址", "站点", "首次发现", "统计时间",
                   "当前状态", "全部类别"], rows_out,

@@ -11,6 +11,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from reports.daily_tables import safe_url
+
 THIN = Side(style="thin", color="000000")
 BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 HEAD_FILL = PatternFill("solid", fgColor="EDEDED")
@@ -60,8 +62,6 @@ def table(ws, top: int, headers: list[str], rows: list[list], widths: list[float
           links: dict[int, int] | None = None) -> int:
     """A header and rows from ``top``; ``links`` maps a column to the column holding its URL
     (that URL column is then written as plain text too). Returns the next free row."""
-    from reports.daily_html import safe_url
-
     header_row(ws, top, headers, widths)
     for r, values in enumerate(rows, start=top + 1):
         for c, value in enumerate(values, start=1):

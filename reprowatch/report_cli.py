@@ -9,6 +9,7 @@ Exit codes as everywhere (DESIGN.md): 0 ok, 1 a report written but something nee
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -93,9 +94,10 @@ def daily(ctx, day, out_dir, send_mail, sources_dir, config_file, as_json, quiet
     trends, the top new items, contacts repeated across sites, crawler health and alerts, and
     takedown follow-up. Sources overdue by their cron are also alerted (once per missed run).
     """
+    from evidence.config import PLACEHOLDER
     from reports.daily import build_daily
     from reports.daily_output import mail_daily, write_daily
-    from reports.health import alert_overdue, utc_iso
+    from reports.health import alert_overdue
     from reprowatch.paths import data_dir
     from search.store import StoreError, store_url
 
@@ -118,15 +120,15 @@ def daily(ctx, day, out_dir, send_mail, sources_dir, config_file, as_json, quiet
             if schedules and _today() - the_day <= timedelta(days=1):
                 # Only a report about the last day or so alerts: regenerating an old report must
                 # not page anyone about runs missed long ago.
-                now = datetime.now(timezone.utc)
-                alert_overdue(schedules, store.runs(since=utc_iso(now - timedelta(days=370))), now, config)
+                alert_overdue(store, schedules, datetime.now(timezone.utc), config)
         except StoreError as exc:
             raise InputError(str(exc)) from None
-        report_.store_label = store_url(ctx.obj.get("store"))
+        # The store URL may carry Elasticsearch credentials; the report shows only where it is.
+        report_.store_label = re.sub(r"//[^/@]*@", "//", store_url(ctx.obj.get("store")))
     finally:
         store.close()
     try:
-        files = write_daily(report_, out, config.office if config.office != "（未配置）" else "")
+        files = write_daily(report_, out, "" if config.office == PLACEHOLDER else config.office)
     except OSError as exc:
         raise InputError(f"--out: cannot write the report into {out}: {exc.strerror or exc}") from None
     mailed = None
@@ -221,7 +223,7 @@ def monthly(ctx, month, out, config_file, as_json):
 def health(ctx, sources_dir, config_file, as_json):
     """Check that every source ran when its cron was due; alert the ones that did not (exit 1)."""
     from crawlers.sources import SourceError, load_sources
-    from reports.health import alert_overdue, utc_iso
+    from reports.health import alert_overdue
     from search.store import StoreError
 
     config = _config(config_file)
@@ -229,15 +231,13 @@ def health(ctx, sources_dir, config_file, as_json):
         schedules = {name: s.schedule for name, s in load_sources(sources_dir).items()}
     except SourceError as exc:
         raise InputError(str(exc)) from None
-    now = datetime.now(timezone.utc)
     store = _open_store(ctx)
     try:
-        runs = store.runs(since=utc_iso(now - timedelta(days=370)))
+        findings = alert_overdue(store, schedules, datetime.now(timezone.utc), config)
     except StoreError as exc:
         raise InputError(str(exc)) from None
     finally:
         store.close()
-    findings = alert_overdue(schedules, runs, now, config)
     if as_json:
         click.echo(json.dumps([f.as_dict() for f in findings], ensure_ascii=False, indent=2))
     else:

@@ -182,6 +182,8 @@ def test_not_run_when_due_and_failed_runs(tmp_path, cli_bin, webhook):
     source_file(sources, "stale", start, schedule="0 3 * * *")       # daily, last ran 3 days ago
     source_file(sources, "never", start, schedule="30 2 * * 1-5")    # weekdays, never ran
     source_file(sources, "manual", start, schedule="")               # no schedule: never overdue
+    source_file(sources, "monthly", start, schedule="0 0 1 * *")     # ran when last due, maybe weeks ago
+    from reports.health import last_due
     from search.store import open_store
 
     store = open_store(f"sqlite:///{tmp_path}/rw.db")
@@ -189,6 +191,9 @@ def test_not_run_when_due_and_failed_runs(tmp_path, cli_bin, webhook):
                       "pages": 3, "items": 3, "errors": {}})
     store.record_run({"source": "stale", "started": iso(NOW - timedelta(days=3)), "finished": iso(NOW - timedelta(days=3)),
                       "pages": 3, "items": 3, "errors": {}})
+    monthly_due = last_due("0 0 1 * *", NOW - timedelta(minutes=5))
+    store.record_run({"source": "monthly", "started": iso(monthly_due + timedelta(minutes=1)),
+                      "finished": iso(monthly_due + timedelta(minutes=2)), "pages": 3, "items": 3, "errors": {}})
     # A crawl subprocess the scheduler recorded as crashed.
     store.record_run({"source": "fresh", "started": iso(NOW - timedelta(minutes=30)), "finished": iso(NOW),
                       "status": "failed", "error": "exit code -9 (killed)", "pages": 0, "items": 0, "errors": {}})
@@ -213,10 +218,10 @@ def test_not_run_when_due_and_failed_runs(tmp_path, cli_bin, webhook):
                              "--json", "--quiet"], capture_output=True, text=True, env=environ, timeout=120)
     assert report.returncode == 0, report.stderr
     health = {r[0]: r for r in load_workbook(json.loads(report.stdout)["xlsx"])["采集健康"].iter_rows(
-        min_row=2, max_row=5, values_only=True)}
+        min_row=2, max_row=6, values_only=True)}
     assert health["fresh"][7] == "异常" and "抓取失败：抓取进程异常结束：exit code -9 (killed)" in health["fresh"][8]
     assert health["stale"][7] == "异常" and "未按时运行" in health["stale"][8]
-    assert health["manual"][7] == "正常"
+    assert health["manual"][7] == "正常" and health["monthly"][7] == "正常"
 
 
 def test_cron_days_of_week_follow_crontab():

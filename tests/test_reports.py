@@ -17,6 +17,7 @@ import pytest
 from openpyxl import load_workbook
 
 from conftest import run_crawl, write_sources
+from test_store_contract import elasticsearch  # noqa: F401 — the same Elasticsearch (or osmem-server) fixture
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAYLOAD_TITLE = '<img src=x onerror="window.__pwned=1">代孕包成功 "=HYPERLINK(1)'
@@ -358,3 +359,37 @@ def test_daily_mail_received_and_retried_from_outbox(world, cli_bin, tmp_path):
     again = message_from_bytes(raw, policy=policy.default)
     assert {a.get_filename() for a in again.iter_attachments()} == {f"{name}.html", f"{name}.xlsx"}
     assert list((data / "outbox").glob("*.json")) == []
+
+
+def test_same_figures_on_elasticsearch(world, elasticsearch):
+    """The report reads only the Store interface: copied into Elasticsearch, the same items and
+    runs give the same daily and monthly figures."""
+    import uuid
+
+    from evidence.config import load_config
+    from reports.daily import build_daily, iter_items
+    from reports.monthly import build_monthly
+    from search.es_store import ElasticsearchStore
+    from search.store import Query, open_store
+
+    url, options = elasticsearch
+    sqlite = open_store(world["store"])
+    es = ElasticsearchStore(url, prefix=f"test-{uuid.uuid4().hex[:12]}", **options)
+    try:
+        items = list(iter_items(sqlite, Query(include_all=True)))
+        assert len(items) > 300
+        es.bulk_upsert(items)
+        for run in sqlite.runs():
+            es.record_run(run)
+        es.refresh()
+        config = load_config(str(world["config"]), world["data"])
+        now = datetime.now(timezone.utc)
+        figures = [build_daily(s, TODAY, config=config, data=world["data"], now=now).summary() for s in (sqlite, es)]
+        assert figures[0] == figures[1]
+        assert figures[0]["new_flagged"] > 60 and figures[0]["overdue"] == 2
+        months = [build_monthly(s, TODAY.year, TODAY.month).summary() for s in (sqlite, es)]
+        assert months[0] == months[1]
+    finally:
+        es.client.indices.delete(index=[es.items_index, es.runs_index], ignore_unavailable=True)
+        es.close()
+        sqlite.close()

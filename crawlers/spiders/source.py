@@ -76,15 +76,16 @@ class SourceSpider(scrapy.Spider):
         # Rendered sources keep client-side routes (/#/item/12) as pages of their own.
         self._canonical = canonical_route_url if self._browser else canonical_url
         self._search_page = None
+        self._search_pending = False
         if self.source.search:
             parts = urlsplit(self.source.search.url.replace("{keyword}", "x"))
             self._search_page = (parts.netloc.lower(), parts.path)
 
     # -- requests -------------------------------------------------------------------------
 
-    def _request(self, url: str, callback=None, **meta) -> scrapy.Request:
+    def _request(self, url: str, callback=None, errback=None, **meta) -> scrapy.Request:
         callback = callback or self.parse
-        errback = self.on_error
+        errback = errback or self.on_error
         if self._browser and callback == self.parse:
             from crawlers.browser import request_meta
 
@@ -99,12 +100,30 @@ class SourceSpider(scrapy.Spider):
 
     def start_requests(self):
         parse = self.parse_api if self.source.type == "api" else self.parse
-        for url in self.source.start_urls:
-            yield self._request(url, parse)
-        if self.source.search and self.source.type == "html":
-            for kw in search_keywords(self.source):
-                url = self.source.search.url.replace("{keyword}", quote(kw))
-                yield self._request(url, self.parse, search_page=1)
+        searching = self.source.search and self.source.type == "html"
+        # Site search sends keywords in the site's own encoding (a GBK site reads %B4%FA… as
+        # 代, and %E4%BB%A3… as mojibake): given in the YAML, else that of the first start page.
+        self._search_pending = bool(searching) and not (self.source.search.encoding or self._browser)
+        for n, url in enumerate(self.source.start_urls):
+            first = n == 0 and self._search_pending
+            yield self._request(url, parse, errback=self.on_start_error if first else None, start=first)
+        if searching and not self._search_pending:
+            yield from self._search_requests(self.source.search.encoding or "utf-8")
+
+    def _search_requests(self, encoding: str):
+        self._search_pending = False
+        for kw in search_keywords(self.source):
+            try:
+                quoted = quote(kw.encode(encoding))
+            except UnicodeEncodeError:  # a keyword the site's charset cannot write
+                continue
+            yield self._request(self.source.search.url.replace("{keyword}", quoted), self.parse, search_page=1)
+
+    def on_start_error(self, failure):
+        """The first start page failed: report it, and search with UTF-8 keywords all the same."""
+        self.on_error(failure)
+        if self._search_pending:
+            yield from self._search_requests("utf-8")
 
     def on_error(self, failure):
         """Count and log failures by kind so the crawl-run record can report them."""
@@ -168,6 +187,8 @@ class SourceSpider(scrapy.Spider):
         if self._is_item(url):
             yield from self._page_items(response, html, url, encoding)
         yield from self._links(response, html, url)
+        if response.meta.get("start") and self._search_pending:
+            yield from self._search_requests(encoding)
 
     def _page_items(self, response, html: str, url: str, encoding: str):
         fetched = utc_now()
@@ -210,7 +231,8 @@ class SourceSpider(scrapy.Spider):
                 continue
             if href.startswith("#") and not (self._browser and is_route(href)):
                 continue  # an anchor on the same page
-            target = self._canonical(urljoin(base, href))
+            written = urljoin(base, href)
+            target = self._canonical(written)
             if urlsplit(target).scheme not in ("http", "https"):
                 continue
             parts = urlsplit(target)
@@ -219,7 +241,9 @@ class SourceSpider(scrapy.Spider):
                 if page_no and page_no < self.source.search.max_pages:
                     yield self._request(target, self.parse, search_page=page_no + 1)
                 continue
-            if self._is_follow(target) or self._is_item(target):
+            # The YAML's regexes describe links as the site writes them (/go.php?to=12&pos=5)
+            # as well as their canonical form (query sorted, tracking parameters gone).
+            if self._is_follow(target) or self._is_item(target) or self._is_follow(written) or self._is_item(written):
                 yield self._request(target, self.parse)
 
     # -- api ------------------------------------------------------------------------------
