@@ -4,12 +4,15 @@ Starts the demo sites on 127.0.0.1:8101-8108, crawls every demo source into the 
 store with the `reprowatch` CLI (a subprocess, as the scheduler will run it), prints the
 crawl summary and a sample search, writes today's daily report (HTML + XLSX) into
 ``data/reports/`` and prints its paths, and stops the sites. Running it again updates
-``last_seen`` and adds no duplicates.
+``last_seen`` and adds no duplicates. At the end it creates (or, on a re-run, resets) the web
+UI's demo admin ``demo-admin`` with a fresh random password, printed once, and prints the URL
+and the command that starts the web UI.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +55,25 @@ def main() -> int:
         print(f"演示站点共收到 {len(web.requests)} 个请求。")
     finally:
         web.stop()
+    return demo_admin(cli)
+
+
+DEMO_ADMIN = "demo-admin"
+
+
+def demo_admin(cli: str) -> int:
+    """Create the demo admin account (reset its password if it exists) and say how to log in."""
+    password = secrets.token_urlsafe(12)
+    listed = subprocess.run([cli, "user", "list", "--json"], capture_output=True, text=True)
+    exists = listed.returncode == 0 and f'"name": "{DEMO_ADMIN}"' in listed.stdout
+    command = ["user", "passwd", DEMO_ADMIN] if exists else ["user", "add", DEMO_ADMIN, "--role", "admin"]
+    done = subprocess.run([cli, *command, "--password-stdin"], input=password + "\n", capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stderr, file=sys.stderr)
+        return done.returncode
+    print("\n== 网页界面 ==")
+    print(f"  管理员账号: {DEMO_ADMIN}   密码: {password}   （只显示这一次；再次运行 make demo 会重置）")
+    print("  启动: .venv/bin/reprowatch serve        然后打开 http://127.0.0.1:8080/")
     return 0
 
 

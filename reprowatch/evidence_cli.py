@@ -106,7 +106,8 @@ def verify(package, keys_, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print entries (and the check) as JSON.")
 @click.pass_context
 def audit(ctx, check, limit, as_json):
-    """List the custody log (captures, exports, views) and check its hash chain."""
+    """List the custody log (captures, exports, views; the web UI's searches, reviews, logins
+    and account changes) and check its hash chain."""
     from collections import deque
 
     from evidence import custody
@@ -145,7 +146,7 @@ def audit(ctx, check, limit, as_json):
                     "export": lambda: f"{e.get('package_id')} {len(e.get('items') or [])} 条 → {e.get('out')}",
                     "view": lambda: f"{e.get('item')} {e.get('via', '')}",
                     "recheck": lambda: f"{e.get('item')} {e.get('decision')} ({e.get('reason')}) {e.get('url')}",
-                    }.get(e.get("kind"), lambda: "")()
+                    }.get(e.get("kind"), lambda: f"{e.get('target', '')} {e.get('ip', '')}")()
             click.echo(f"{e.get('seq', '?'):>6}  {_local_time(e.get('at'))}  {e.get('kind', '?'):<7} "
                        f"{e.get('actor', '')}  {what}")
         if result is not None:

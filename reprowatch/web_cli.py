@@ -8,6 +8,7 @@ it), 2 usage or input error.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -53,8 +54,10 @@ def _read_password(stdin: bool, confirm: bool = True) -> str:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--secure-cookies", is_flag=True,
               help="Mark cookies Secure (set this when a TLS proxy serves the UI over https).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32),
+              help="Server processes (one per core helps under many officers; login rate limits count per process).")
 @click.pass_context
-def serve(ctx, host, port, secure_cookies):
+def serve(ctx, host, port, secure_cookies, workers):
     """Run the officers' web UI and HTTP API (OpenAPI docs at /docs).
 
     Create accounts first with `reprowatch user add NAME --role viewer|reviewer|admin`.
@@ -77,8 +80,18 @@ def serve(ctx, host, port, secure_cookies):
             pass
     except OSError as exc:
         raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    click.echo(f"网页界面: http://{host}:{port}/   (Ctrl-C 停止)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False, date_header=False)
+    click.echo(f"网页界面: http://{host}:{port}/   (Ctrl-C 停止)", nl=True)
+    options = dict(host=host, port=port, log_level="warning", server_header=False, date_header=False)
+    if workers == 1:
+        uvicorn.run(app, **options)
+        return
+    # Each worker process builds its own app (its own store connections and in-memory columns).
+    from search.store import store_url
+
+    os.environ["REPROWATCH_STORE"] = store_url(ctx.obj.get("store"))
+    os.environ["REPROWATCH_SECURE_COOKIES"] = "1" if secure_cookies else ""
+    app.state.ctx.store.close()
+    uvicorn.run("search.web.app:app_from_env", factory=True, workers=workers, **options)
 
 
 @click.group()

@@ -234,50 +234,47 @@ class ElasticsearchStore(Store):
                 self.upsert(p)
         return results
 
+    def _modify(self, item_id: str, action: str, change) -> dict:
+        """Read the item, ``change(doc)`` it in place and write it back conditionally on the
+        version read (retrying when another writer got in between); searchable at once."""
+        self._ensure()
+        with self._errors(action):
+            for _ in range(_CONFLICT_RETRIES):
+                try:
+                    found = self.client.get(index=self.items_index, id=item_id)
+                except ESNotFoundError:
+                    raise NotFoundError(f"no item with id {item_id!r}") from None
+                doc = found["_source"]
+                change(doc)
+                try:
+                    self.client.index(index=self.items_index, id=item_id, document=doc, refresh="wait_for",
+                                      if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"])
+                    return _public(doc)
+                except ConflictError:
+                    continue
+        raise StoreError(f"Elasticsearch at {self.url}: item {item_id} kept changing during {action}")
+
     def review(self, item_id: str, status: str, note: str = "", user: str = "",
                deadline: str | None = None) -> dict:
         """See :meth:`Store.review`; waits for the change to be searchable."""
         deadline = review_deadline(status, deadline)
-        self._ensure()
-        with self._errors("review"):
-            for _ in range(_CONFLICT_RETRIES):
-                try:
-                    found = self.client.get(index=self.items_index, id=item_id)
-                except ESNotFoundError:
-                    raise NotFoundError(f"no item with id {item_id!r}") from None
-                doc = found["_source"]
-                check_transition(doc["status"], status)
-                doc["status"] = status
-                event = {"at": now_iso(), "status": status, "note": note, "user": user}
-                if deadline:
-                    doc["deadline"] = event["deadline"] = deadline
-                doc["history"] = list(doc.get("history") or []) + [event]
-                try:
-                    self.client.index(index=self.items_index, id=item_id, document=doc, refresh="wait_for",
-                                      if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"])
-                    return _public(doc)
-                except ConflictError:
-                    continue
-        raise StoreError(f"Elasticsearch at {self.url}: item {item_id} kept changing during review")
+
+        def change(doc: dict) -> None:
+            check_transition(doc["status"], status)
+            doc["status"] = status
+            event = {"at": now_iso(), "status": status, "note": note, "user": user}
+            if deadline:
+                doc["deadline"] = event["deadline"] = deadline
+            doc["history"] = list(doc.get("history") or []) + [event]
+
+        return self._modify(item_id, "review", change)
 
     def add_note(self, item_id: str, text: str, user: str = "") -> dict:
         """See :meth:`Store.add_note`; searchable at once, like a review."""
-        self._ensure()
-        with self._errors("adding a note"):
-            for _ in range(_CONFLICT_RETRIES):
-                try:
-                    found = self.client.get(index=self.items_index, id=item_id)
-                except ESNotFoundError:
-                    raise NotFoundError(f"no item with id {item_id!r}") from None
-                doc = found["_source"]
-                doc["notes"] = list(doc.get("notes") or []) + [{"at": now_iso(), "user": user, "text": text}]
-                try:
-                    self.client.index(index=self.items_index, id=item_id, document=doc, refresh="wait_for",
-                                      if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"])
-                    return _public(doc)
-                except ConflictError:
-                    continue
-        raise StoreError(f"Elasticsearch at {self.url}: item {item_id} kept changing while adding a note")
+        def change(doc: dict) -> None:
+            doc["notes"] = list(doc.get("notes") or []) + [{"at": now_iso(), "user": user, "text": text}]
+
+        return self._modify(item_id, "adding a note", change)
 
     def _hits(self, action: str, **search) -> tuple[int, list[dict]]:
         self._ensure()

@@ -209,6 +209,11 @@ class Store(ABC):
         ``new_by_category`` {category: count} of those."""
         raise NotImplementedError
 
+    def custody_search(self, text: str):
+        """Custody-log rows (``{"seq", "doc"}``) whose JSON contains ``text``, in ``seq`` order:
+        the item page's events. This default reads the whole log; a backend may do better."""
+        return [row for row in self.custody_entries() if text in row["doc"]]
+
     def refresh(self) -> None:
         """Make everything written so far visible to search (a no-op where writes already are)."""
 

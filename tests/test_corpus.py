@@ -2,7 +2,8 @@
 
 Targets: macro-F1 >= 0.95, <= 2% of negatives flagged, every category's recall >= 0.90.
 The independent check corpus (written by another author, not used to write rules) must
-stay clear of the same floor on negatives and keep macro-F1 >= 0.90.
+stay clear of the same floor on negatives and keep macro-F1 >= 0.90; corpus_blind3 (a fourth
+author) keeps the dev targets.
 """
 
 import json
@@ -41,6 +42,9 @@ def test_dev_corpus_make_up():
 @pytest.mark.parametrize("name,macro,neg_rate,recall", [
     ("corpus_dev.jsonl", 0.95, 0.02, 0.90),
     ("corpus_check.jsonl", 0.90, 0.02, 0.80),
+    # Fourth author, measured blind at macro-F1 0.883 / 4.2 % negatives flagged, then used for
+    # general fixes (0.995 / 0.5 % after them).
+    ("corpus_blind3.jsonl", 0.95, 0.02, 0.90),
 ])
 def test_targets(classifier, name, macro, neg_rate, recall):
     report = evaluate(classifier, load(name))

@@ -115,11 +115,11 @@ def test_every_state_changing_route_needs_the_csrf_token(site):
     app = create_app(site.store, site.data)
     routes = list(app.routes) + list(pages.router.routes) + list(api.router.routes)
     posts = [r.path for r in routes if "POST" in (getattr(r, "methods", None) or ()) and r.path != "/login"]
-    assert {"/logout", "/review/bulk", "/export", "/searches", "/api/export"} <= set(posts)
+    assert {"/logout", "/review/bulk", "/export", "/searches", "/api/export", "/users"} <= set(posts)
     client, csrf = site.session("admin")
     item = flagged_ids(site)[0]
     for path in posts:
-        path = path.replace("{item_id}", item).replace("{search_id}", "1")
+        path = path.replace("{item_id}", item).replace("{search_id}", "1").replace("{name}", "viewer")
         form = client.post(path, data={"status": "confirmed", "ids": item, "name": "x", "text": "x"})
         assert form.status_code == 403, (path, form.status_code)
         as_json = client.post(path, json={"status": "confirmed", "ids": [item]})
@@ -228,6 +228,12 @@ def test_search_page_facets_highlight_and_bad_dates(site):
         link = re.search(r'href="(\?q=%E4%BB%A3%E5%AD%95&amp;category=[a-z_]+)"', page.text)[1].replace("&amp;", "&")
         narrowed = c.get("/" + link)
         assert narrowed.status_code == 200 and "已选条件" in narrowed.text
+        first = c.get("/", params={"size": 10})
+        next_link = re.search(r'href="(\?size=10&amp;page=2)" rel="next"', first.text)[1].replace("&amp;", "&")
+        second = c.get("/" + next_link)
+        ids = lambda html: re.findall(r'href="/items/([0-9a-f]+)"', html)  # noqa: E731
+        assert ids(second.text) and not set(ids(first.text)) & set(ids(second.text))
+        assert "<strong>2</strong>" in second.text
         bad = c.get("/", params={"since": "2026-13-45"})
         assert bad.status_code == 400 and "日期格式" in bad.text
         day = next(iter(c.get("/api/search").json()["facets"]["day"]))
@@ -493,3 +499,22 @@ def test_openapi_docs_are_served_offline(site):
     assert {"/api/search", "/api/items/{item_id}", "/api/items/{item_id}/review", "/api/export", "/api/contacts",
             "/api/stats"} <= set(spec["paths"])
     assert "/api/search" in docs and "cdn" not in docs.lower() and "<script src=\"/static/app.js\"" in docs
+
+
+def test_admin_manages_accounts_in_the_browser_ui(site):
+    client, csrf = site.session("admin")
+    assert client.post("/users", data={"csrf": csrf, "name": "网页新建", "role": "viewer",
+                                       "password": "web-made-pass"}).status_code == 303
+    page = client.get("/users").text
+    assert "网页新建" in page and "查看员" in page
+    bad = client.post("/users", data={"csrf": csrf, "name": "网页新建", "role": "viewer", "password": "x"})
+    assert "error=bad" in bad.headers["location"]
+    with httpx.Client(base_url=site.url, auth=("网页新建", "web-made-pass")) as newcomer:
+        assert newcomer.get("/api/stats").status_code == 200
+        assert client.post("/users/网页新建/disable", data={"csrf": csrf}).status_code == 303
+        assert newcomer.get("/api/stats").status_code == 401
+    assert "error=self" in client.post("/users/admin/disable", data={"csrf": csrf}).headers["location"]
+    changes = [(e["action"], e["actor"]) for e in audit_entries(site) if e["kind"] == "user" and e["target"] == "网页新建"]
+    assert changes == [("add", "admin"), ("disable", "admin")]
+    with site.client("rev") as rev:
+        assert rev.get("/users").status_code == 403

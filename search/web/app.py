@@ -8,6 +8,7 @@ on an offline network. Security is set here for every response: CSP without inli
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
@@ -118,6 +119,13 @@ def create_app(store_url: str | None = None, data: str | Path | None = None, sec
         return templates.TemplateResponse(request, "docs.html", {"spec": app.openapi(), "user": request.state.user})
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app as each worker process of `serve --workers N` builds it: store, data folder and
+    cookie flag come from REPROWATCH_STORE, REPROWATCH_DATA and REPROWATCH_SECURE_COOKIES."""
+    return create_app(os.environ.get("REPROWATCH_STORE"),
+                      secure_cookies=os.environ.get("REPROWATCH_SECURE_COOKIES") == "1")
 
 
 def render(request: Request, template: str, status: int = 200, **context) -> HTMLResponse:

@@ -3,6 +3,7 @@ they post (review, bulk review, notes, saved searches, exports)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
@@ -155,9 +156,20 @@ def related(c, item: dict) -> dict:
         others = [i for i in found.items if i["id"] != item["id"]][:10]
         if others:
             sharing[value] = {"total": found.total - 1, "items": others}
-    events = [e for e in custody.entries(c.store) if e.get("item") == item["id"] or item["id"] in (e.get("items") or [])
-              or (e.get("kind") == "review" and e.get("target") == item["id"])]
-    return {"cluster": cluster, "sharing": sharing, "events": events[-50:]}
+    return {"cluster": cluster, "sharing": sharing, "events": item_events(c.store, item["id"])[-50:]}
+
+
+def item_events(store, item_id: str) -> list[dict]:
+    """The custody-log entries about one item (captures, exports, views, reviews).
+
+    The log has no index by item: the store finds the entries whose text holds the quoted id
+    (inside SQLite on the default backend), and only those are parsed."""
+    out = []
+    for row in store.custody_search(json.dumps(item_id, ensure_ascii=False)):
+        e = json.loads(row["doc"])
+        if e.get("item") == item_id or item_id in (e.get("items") or []) or e.get("target") == item_id:
+            out.append(e)
+    return out
 
 
 @router.get("/items/{item_id}")
@@ -212,7 +224,7 @@ def apply_review(request: Request, item_id: str, status: str, note: str) -> dict
     """Check and apply one review decision, and log it: NotFoundError, TransitionError
     (NoteRequiredError for a dismissal without a note). A notice gets the office's deadline."""
     c = ctx(request)
-    before, updated = decide(c.store, item_id, status, note=note, user=request.state.user.name)
+    before, updated = decide(c.store, item_id, status, note=note, user=request.state.user.name, data=c.data)
     c.audit(request, "review", target=item_id, status=status, previous=before["status"], note=updated["history"][-1]["note"])
     return updated
 
@@ -328,3 +340,47 @@ def audit_page(request: Request, kind: str = "", actor: str = "", target: str = 
     return render(request, "audit.html", status=400 if error else 200, rows=rows, total=len(shown), check=check,
                   page=page, pages=max(1, -(-len(shown) // AUDIT_PAGE)), filters=filters, error=error,
                   qs=urlencode(filters))
+
+
+# -- accounts (admin) ----------------------------------------------------------------------------
+
+@router.get("/users")
+def users_page(request: Request, error: str = "", user=Depends(need("admin"))):
+    """The accounts, with forms to add one and to disable one."""
+    return render(request, "users.html", accounts=ctx(request).accounts.all(), error=USER_ERRORS.get(error, ""),
+                  **_flash(request))
+
+
+USER_ERRORS = {"bad": "账号未创建：用户名须为 1–64 个字母、数字、汉字或 _ . @ -，密码至少 8 位，且用户名不能重复。",
+               "self": "不能停用自己的账号。", "missing": "没有这个账号。"}
+
+
+@router.post("/users")
+def add_user(request: Request, name: str = Form(..., max_length=64), role: str = Form(..., max_length=20),
+             password: str = Form(..., max_length=1024), user=Depends(need("admin"))):
+    """Create an account (as `reprowatch user add` does)."""
+    from .users import UserError
+
+    c = ctx(request)
+    try:
+        c.accounts.add(name.strip(), role, password)
+    except UserError:
+        return RedirectResponse("/users?error=bad", status_code=303)
+    c.audit(request, "user", target=name.strip(), action="add", role=role)
+    return RedirectResponse("/users?msg=saved", status_code=303)
+
+
+@router.post("/users/{name}/disable")
+def disable_user(request: Request, name: str, user=Depends(need("admin"))):
+    """Lock an account out; its sessions end at once."""
+    from .users import UserError
+
+    c = ctx(request)
+    if name == user.name:
+        return RedirectResponse("/users?error=self", status_code=303)
+    try:
+        c.accounts.disable(name)
+    except UserError:
+        return RedirectResponse("/users?error=missing", status_code=303)
+    c.audit(request, "user", target=name, action="disable")
+    return RedirectResponse("/users?msg=saved", status_code=303)

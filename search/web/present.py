@@ -91,9 +91,19 @@ def detail(value) -> str:
     return "" if value is None else str(value)
 
 
+def schema_text(schema: dict) -> str:
+    """An OpenAPI parameter schema in a few words for the /docs page (``string, date``, enums)."""
+    if "enum" in schema:
+        return " | ".join(map(str, schema["enum"]))
+    if "anyOf" in schema:
+        return " | ".join(schema_text(s) for s in schema["anyOf"] if s.get("type") != "null")
+    bounds = [f"{k} {schema[k]}" for k in ("minimum", "maximum", "maxLength") if k in schema]
+    return ", ".join([schema.get("type", ""), schema.get("format", "")] + bounds).strip(", ").replace(", ,", ",")
+
+
 def register(env) -> None:
     """Install the filters and names in a Jinja environment."""
-    env.filters.update(beijing=beijing, snippet=snippet_markup, category=category, text_markup=text_markup, detail=detail,
+    env.filters.update(beijing=beijing, snippet=snippet_markup, category=category, text_markup=text_markup, detail=detail, schema_text=schema_text,
                        status=lambda s: STATUS_NAMES.get(s, s), role=lambda r: ROLE_NAMES.get(r, r),
                        audit_kind=lambda k: AUDIT_NAMES.get(k, k), contact_kind=lambda k: CONTACT_NAMES.get(k, k))
     env.globals.update(CATEGORY_NAMES=CATEGORY_NAMES, STATUS_NAMES=STATUS_NAMES, ACTION_NAMES=ACTION_NAMES,
