@@ -304,3 +304,30 @@ def test_runs_missed_while_down_run_once_on_restart(web, daemon, tmp_path):
     nxt = datetime.fromisoformat(d.jobs()["jobs"][0]["next_run"]).replace(tzinfo=BEIJING)
     assert nxt > datetime.now(BEIJING) and nxt.minute == 5 and nxt - datetime.now(BEIJING) <= timedelta(hours=1)
     assert d.stop() == 0
+
+
+def test_crontab_lines_read_as_crontab_and_checked_on_load(tmp_path):
+    from crawlers.sources import SourceError, load_source
+    from reprowatch.cron import cron_trigger
+
+    monday_9am = datetime(2026, 11, 23, 9, 0, tzinfo=BEIJING)  # a Monday
+    fire = cron_trigger("0 8 * * 1").get_next_fire_time(None, monday_9am)
+    assert fire == datetime(2026, 11, 30, 8, 0, tzinfo=BEIJING)  # crontab 1 = Monday (APScheduler 3: Tuesday)
+    assert cron_trigger("0 8 * * 0").get_next_fire_time(None, monday_9am).weekday() == 6  # 0 = Sunday
+    assert cron_trigger("0 8 * * 7").get_next_fire_time(None, monday_9am).weekday() == 6  # 7 = Sunday too
+    weekdays = cron_trigger("30 7 * * 1-5")
+    fires, moment = [], monday_9am
+    for _ in range(6):
+        moment = weekdays.get_next_fire_time(moment, moment + timedelta(seconds=1))
+        fires.append(moment.weekday())
+    assert fires == [1, 2, 3, 4, 0, 1]
+    for bad in ("0 8 * *", "61 * * * *", "0 8 * * 8", "0 8 1 * 1"):
+        with pytest.raises(ValueError):
+            cron_trigger(bad)
+
+    write_source(tmp_path, "bad", "http://127.0.0.1:9/post/1.html", "0 25 * * *", "/post/1.html")
+    with pytest.raises(SourceError) as err:
+        load_source(tmp_path / "bad.yaml")
+    assert "bad.yaml" in str(err.value) and "'schedule'" in str(err.value)
+    write_source(tmp_path, "manual", "http://127.0.0.1:9/post/1.html", "", "/post/1.html")
+    assert load_source(tmp_path / "manual.yaml").schedule is None  # blank: crawled by hand only
