@@ -19,12 +19,13 @@ class ClassifyPipeline:
 
     def open_spider(self):
         self.workers = workers.acquire(self.crawler.settings)
+        self.classify = self.workers.batched(workers.verdicts, self.rules_dir)
 
     def close_spider(self):
         workers.release(self.workers)
 
     async def process_item(self, item):
-        verdict = await self.workers.run(workers.verdict, item["text"], self.rules_dir)
+        verdict = await self.classify(item["text"])
         item.update(flagged=verdict["flagged"], labels=verdict["labels"], score=verdict["score"],
                     hits=verdict["hits"], contacts=verdict["contacts"])
         if verdict["flagged"]:

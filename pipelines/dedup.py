@@ -6,7 +6,7 @@ from scrapy.exceptions import DropItem
 
 from pipelines import workers
 from reprowatch.paths import data_dir
-from search.neardup import NearDupIndex, content_hash, signature
+from search.neardup import NearDupIndex, content_hash
 
 
 class DedupPipeline:
@@ -29,6 +29,7 @@ class DedupPipeline:
     def open_spider(self):
         self.index = NearDupIndex(data_dir() / "neardup.pkl")
         self.workers = workers.acquire(self.crawler.settings)
+        self.signature = self.workers.batched(workers.signatures)
 
     def close_spider(self):
         self.index.save()
@@ -42,6 +43,6 @@ class DedupPipeline:
         item["content_hash"] = content_hash(item["text"])
         cluster = self.index.known(item["id"])
         if cluster is None:
-            cluster = self.index.assign(item["id"], await self.workers.run(signature, item["text"]))
+            cluster = self.index.assign(item["id"], await self.signature(item["text"]))
         item["cluster"] = cluster
         return item

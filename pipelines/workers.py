@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
 from functools import lru_cache
 
 from classifiers import Classifier
-from search.tokenize import TokenPool, _jieba
+from search.tokenize import _jieba, index_tokens
 
 
 @lru_cache(maxsize=4)
@@ -33,47 +34,124 @@ def verdict(text: str, rules_dir: str | None) -> dict:
     return classifier(rules_dir).classify(text).as_dict()
 
 
+def verdicts(texts: list[str], rules_dir: str | None) -> list[dict]:
+    """:func:`verdict` of each text (one worker call for a batch of items)."""
+    clf = classifier(rules_dir)
+    return [clf.classify(t).as_dict() for t in texts]
+
+
+def signatures(texts: list[str]) -> list:
+    """The near-duplicate :func:`search.neardup.signature` of each text."""
+    from search.neardup import signature
+
+    return [signature(t) for t in texts]
+
+
 def _warm(rules_dir: str | None) -> None:
     # Loaded before the first item arrives, not while items queue behind it.
     _jieba()
     classifier(rules_dir)
 
 
-class Workers(TokenPool):
-    """A pool of worker processes: :meth:`run` awaits one function call in a worker, and as a
-    :class:`TokenPool` it tokenises items for ``Store.bulk_upsert``."""
+def _tokens_many(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(index_tokens(title), index_tokens(text)) for title, text in pairs]
+
+
+class _Pending:
+    """A batch being tokenised, with the ``get`` of multiprocessing's AsyncResult."""
+
+    def __init__(self, future):
+        self._future = future
+
+    def get(self, timeout=None):
+        return self._future.result(timeout)
+
+
+class Workers:
+    """Worker processes: :meth:`run` awaits one function call in a worker; :meth:`map` and
+    :meth:`map_async` tokenise items for ``Store.bulk_upsert`` (the :class:`TokenPool` protocol).
+
+    A ``concurrent.futures`` process pool, not ``multiprocessing.Pool``: the latter wakes its
+    worker-maintenance thread on every task, which on a crawl's thousands of small calls cost
+    the reactor's process more than the calls themselves."""
 
     def __init__(self, processes: int, rules_dir: str | None = None):
         self.processes = max(0, processes)
-        self._pool = None
+        self._executor = None
         if self.processes:
-            ctx = multiprocessing.get_context("spawn")
-            self._pool = ctx.Pool(self.processes, initializer=_warm, initargs=(rules_dir,))
+            self._executor = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_warm, initargs=(rules_dir,))
 
     async def run(self, fn, *args):
         """``fn(*args)`` in a worker (in this process without workers)."""
-        if self._pool is None:
+        if self._executor is None:
             return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def map_async(self, items: list[dict]) -> _Pending:
+        """Start tokenising ``items`` (title, text) in a worker; ``.get()`` gives the tokens."""
+        pairs = [(i.get("title") or "", i.get("text") or "") for i in items]
+        if self._executor is None:
+            done = Future()
+            done.set_result(_tokens_many(pairs))
+            return _Pending(done)
+        return _Pending(self._executor.submit(_tokens_many, pairs))
+
+    def map(self, items: list[dict]) -> list[tuple[str, str]]:
+        """(title tokens, text tokens) for each item."""
+        return self.map_async(items).get()
+
+    def batched(self, fn_many, *extra, size: int = 32, delay: float = 0.02) -> "Batcher":
+        """A per-item coroutine that sends items to ``fn_many(list, *extra)`` in batches."""
+        return Batcher(self, fn_many, extra, size, delay)
+
+    def close(self) -> None:
+        """Stop the workers."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+
+class Batcher:
+    """Collects single calls for up to ``delay`` seconds or ``size`` calls and makes one worker
+    call for them: a process pool costs about as much per task as classifying a short page, so
+    one task per page would spend the crawl's CPU on the pool itself."""
+
+    def __init__(self, workers: Workers, fn_many, extra: tuple, size: int, delay: float):
+        self.workers, self.fn_many, self.extra = workers, fn_many, extra
+        self.size, self.delay = size, delay
+        self.pending: list[tuple[object, asyncio.Future]] = []
+        self.timer = None
+
+    async def __call__(self, arg):
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        result = loop.create_future()
+        self.pending.append((arg, result))
+        if len(self.pending) >= self.size:
+            self._flush()
+        elif self.timer is None:
+            self.timer = loop.call_later(self.delay, self._flush)
+        return await result
 
-        def done(result):
-            loop.call_soon_threadsafe(_settle, future, result, None)
+    def _flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        batch, self.pending = self.pending, []
+        if batch:
+            asyncio.ensure_future(self._run(batch))
 
-        def failed(exc):
-            loop.call_soon_threadsafe(_settle, future, None, exc)
-
-        self._pool.apply_async(fn, args, callback=done, error_callback=failed)
-        return await future
-
-
-def _settle(future: asyncio.Future, result, exc) -> None:
-    if future.done():  # cancelled: the crawl was stopped while the call ran
-        return
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        future.set_result(result)
+    async def _run(self, batch) -> None:
+        try:
+            results = await self.workers.run(self.fn_many, [arg for arg, _ in batch], *self.extra)
+        except Exception as exc:  # noqa: BLE001 — every caller of the batch gets the error
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), value in zip(batch, results):
+            if not future.done():
+                future.set_result(value)
 
 
 _SHARED: dict[tuple, list] = {}
@@ -100,4 +178,4 @@ def release(workers: Workers) -> None:
             return
 
 
-__all__ = ["Workers", "acquire", "release", "verdict", "classifier"]
+__all__ = ["Workers", "Batcher", "acquire", "release", "verdict", "verdicts", "signatures", "classifier"]
