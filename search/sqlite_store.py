@@ -354,41 +354,44 @@ class SQLiteStore(Store):
         conn.executemany("INSERT INTO items_fts (rowid, title, body) VALUES (?, ?, ?)", fts_new + fts_changed)
         return results
 
-    def review(self, item_id: str, status: str, note: str = "", user: str = "",
-               deadline: str | None = None) -> dict:
-        """See :meth:`Store.review`."""
-        deadline = review_deadline(status, deadline)
+    def _modify(self, item_id: str, action: str, change) -> dict:
+        """Read the item, ``change(item)`` it in place and write back its status, history and
+        extra fields (notes, deadline) in one write transaction; returns the item."""
         conn = self._conn()
-        with self._errors("review"), self._transaction(conn):
+        with self._errors(action), self._transaction(conn):
             row = conn.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"no item with id {item_id!r}")
             item = _item(row)
+            change(item)
+            extra = {k: v for k, v in item.items() if k not in _KNOWN}  # notes and deadline live in extra
+            seq = conn.execute("SELECT max(seq) FROM items").fetchone()[0] + 1
+            conn.execute("UPDATE items SET status = ?, history = ?, extra = ?, seq = ? WHERE rowid = ?",
+                         (item["status"], _dumps(item["history"]), _dumps(extra) if extra else None, seq,
+                          row["rowid"]))
+        return item
+
+    def review(self, item_id: str, status: str, note: str = "", user: str = "",
+               deadline: str | None = None) -> dict:
+        """See :meth:`Store.review`."""
+        deadline = review_deadline(status, deadline)
+
+        def change(item: dict) -> None:
             check_transition(item["status"], status)
             item["status"] = status
             event = {"at": now_iso(), "status": status, "note": note, "user": user}
             if deadline:
                 item["deadline"] = event["deadline"] = deadline
             item["history"].append(event)
-            extra = {k: v for k, v in item.items() if k not in _KNOWN}  # deadline lives in extra
-            seq = conn.execute("SELECT max(seq) FROM items").fetchone()[0] + 1
-            conn.execute("UPDATE items SET status = ?, history = ?, extra = ?, seq = ? WHERE rowid = ?",
-                         (status, _dumps(item["history"]), _dumps(extra) if extra else None, seq, row["rowid"]))
-        return item
+
+        return self._modify(item_id, "review", change)
 
     def add_note(self, item_id: str, text: str, user: str = "") -> dict:
         """See :meth:`Store.add_note`."""
-        conn = self._conn()
-        with self._errors("adding a note"), self._transaction(conn):
-            row = conn.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
-            if row is None:
-                raise NotFoundError(f"no item with id {item_id!r}")
-            item = _item(row)
+        def change(item: dict) -> None:
             item["notes"] = list(item.get("notes") or []) + [{"at": now_iso(), "user": user, "text": text}]
-            extra = {k: v for k, v in item.items() if k not in _KNOWN}
-            seq = conn.execute("SELECT max(seq) FROM items").fetchone()[0] + 1
-            conn.execute("UPDATE items SET extra = ?, seq = ? WHERE rowid = ?", (_dumps(extra), seq, row["rowid"]))
-        return item
+
+        return self._modify(item_id, "adding a note", change)
 
     def cluster_items(self, cluster: str, limit: int = 50) -> list[dict]:
         """See :meth:`Store.cluster_items`."""
