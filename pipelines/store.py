@@ -39,9 +39,7 @@ class StorePipeline:
         self.spool = None
         self.workers = None
         self.writer = None
-        self.pending: list[tuple[dict, asyncio.Future]] = []
-        self.timer = None
-        self.writes: set[asyncio.Future] = set()
+        self.batches = None
         self.started = utc_now()
 
     @classmethod
@@ -63,6 +61,7 @@ class StorePipeline:
         # One writer: batches are stored in the order they were made, and SQLite has one
         # writer at a time anyway.
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
+        self.batches = workers.Batcher(self._write, self.batch_size, self.delay)
         try:
             self.store = open_store(self.url)
         except StoreError as exc:
@@ -71,24 +70,8 @@ class StorePipeline:
 
     async def process_item(self, item):
         self.stats.inc_value("reprowatch/items")
-        stored = asyncio.get_running_loop().create_future()
-        self.pending.append((dict(item), stored))
-        if len(self.pending) >= self.batch_size:
-            self._flush()
-        elif self.timer is None:
-            self.timer = asyncio.get_running_loop().call_later(self.delay, self._flush)
-        await stored
+        await self.batches(dict(item))
         return item
-
-    def _flush(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        batch, self.pending = self.pending, []
-        if batch:
-            task = asyncio.ensure_future(self._write(batch))
-            self.writes.add(task)
-            task.add_done_callback(self.writes.discard)
 
     def _upsert(self, items: list[dict]) -> list:
         """In the writer thread: outcomes in order; a malformed item (ValueError) gets its
@@ -104,8 +87,9 @@ class StorePipeline:
                     outcomes.append(exc)
             return outcomes
 
-    async def _write(self, batch: list[tuple[dict, asyncio.Future]]) -> None:
-        items = [item for item, _ in batch]
+    async def _write(self, items: list[dict]) -> list:
+        """Store a batch (spool it if the store is down); one result per item: None, or the
+        ValueError of a malformed item."""
         outcomes = [None] * len(items)
         if self.store is not None:
             try:
@@ -113,9 +97,10 @@ class StorePipeline:
             except StoreError as exc:
                 self.logger.error("store failed, spooling from now on: %s", exc)
                 self.store = None
-        for (item, stored), outcome in zip(batch, outcomes):
+        results = []
+        for item, outcome in zip(items, outcomes):
             if isinstance(outcome, ValueError):
-                stored.set_exception(outcome)
+                results.append(outcome)
                 continue
             if outcome is None:
                 if self.spool is None:
@@ -128,13 +113,11 @@ class StorePipeline:
             # A post anchor (page#pid) is part of its page; a client-side route (/#/item/12) is a page.
             page = item["url"] if is_route(item["url"]) else item["url"].split("#", 1)[0]
             mark_done(self.jobdir, [page, canonical_route_url(item.get("requested_url") or item["url"])])
-            if not stored.done():
-                stored.set_result(None)
+            results.append(None)
+        return results
 
     async def close_spider(self):
-        self._flush()
-        while self.writes:
-            await asyncio.gather(*list(self.writes), return_exceptions=True)
+        await self.batches.drain()
         self.writer.shutdown(wait=True)
         workers.release(self.workers)
         if self.spool is not None:

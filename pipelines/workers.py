@@ -102,8 +102,11 @@ class Workers:
         return self.map_async(items).get()
 
     def batched(self, fn_many, *extra, size: int = 32, delay: float = 0.02) -> "Batcher":
-        """A per-item coroutine that sends items to ``fn_many(list, *extra)`` in batches."""
-        return Batcher(self, fn_many, extra, size, delay)
+        """A per-item coroutine that sends items to ``fn_many(list, *extra)`` in a worker, in batches."""
+        async def run_batch(args: list) -> list:
+            return await self.run(fn_many, args, *extra)
+
+        return Batcher(run_batch, size, delay)
 
     def close(self) -> None:
         """Stop the workers."""
@@ -113,15 +116,17 @@ class Workers:
 
 
 class Batcher:
-    """Collects single calls for up to ``delay`` seconds or ``size`` calls and makes one worker
-    call for them: a process pool costs about as much per task as classifying a short page, so
-    one task per page would spend the crawl's CPU on the pool itself."""
+    """Collects single calls for up to ``delay`` seconds or ``size`` calls and hands them to
+    ``run_batch`` (a coroutine function: list of arguments → list of results, in order) in
+    one go. A process-pool task or a store transaction costs about as much as classifying or
+    storing one short page, so one per page would spend the crawl's CPU on the overhead. A
+    result that is an exception is raised to its caller alone."""
 
-    def __init__(self, workers: Workers, fn_many, extra: tuple, size: int, delay: float):
-        self.workers, self.fn_many, self.extra = workers, fn_many, extra
-        self.size, self.delay = size, delay
+    def __init__(self, run_batch, size: int, delay: float):
+        self.run_batch, self.size, self.delay = run_batch, max(1, size), delay
         self.pending: list[tuple[object, asyncio.Future]] = []
         self.timer = None
+        self.running: set[asyncio.Future] = set()
 
     async def __call__(self, arg):
         loop = asyncio.get_running_loop()
@@ -139,18 +144,27 @@ class Batcher:
             self.timer = None
         batch, self.pending = self.pending, []
         if batch:
-            asyncio.ensure_future(self._run(batch))
+            task = asyncio.ensure_future(self._run(batch))
+            self.running.add(task)
+            task.add_done_callback(self.running.discard)
+
+    async def drain(self) -> None:
+        """Send what is waiting and wait until every batch is done."""
+        self._flush()
+        while self.running:
+            await asyncio.gather(*list(self.running), return_exceptions=True)
 
     async def _run(self, batch) -> None:
         try:
-            results = await self.workers.run(self.fn_many, [arg for arg, _ in batch], *self.extra)
+            results = await self.run_batch([arg for arg, _ in batch])
         except Exception as exc:  # noqa: BLE001 — every caller of the batch gets the error
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
+            results = [exc] * len(batch)
         for (_, future), value in zip(batch, results):
-            if not future.done():
+            if future.done():
+                continue
+            if isinstance(value, Exception):
+                future.set_exception(value)
+            else:
                 future.set_result(value)
 
 
