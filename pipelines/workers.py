@@ -29,13 +29,8 @@ def classifier(rules_dir: str | None) -> Classifier:
     return Classifier.load(rules_dir)
 
 
-def verdict(text: str, rules_dir: str | None) -> dict:
-    """The classifier's verdict on ``text`` as the DESIGN.md verdict dict."""
-    return classifier(rules_dir).classify(text).as_dict()
-
-
 def verdicts(texts: list[str], rules_dir: str | None) -> list[dict]:
-    """:func:`verdict` of each text (one worker call for a batch of items)."""
+    """The classifier's verdict (DESIGN.md verdict dict) on each text: one worker call a batch."""
     clf = classifier(rules_dir)
     return [clf.classify(t).as_dict() for t in texts]
 
@@ -192,4 +187,4 @@ def release(workers: Workers) -> None:
             return
 
 
-__all__ = ["Workers", "Batcher", "acquire", "release", "verdict", "verdicts", "signatures", "classifier"]
+__all__ = ["Workers", "Batcher", "acquire", "release", "verdicts", "signatures", "classifier"]

@@ -96,6 +96,17 @@ def cli(ctx, store):
     ctx.obj = {"store": store}
 
 
+def _office_config(config_file: str | None):
+    """The office config (evidence.yaml and its sections) for a command; InputError when bad."""
+    from evidence.config import ConfigError, load_config
+    from reprowatch.paths import data_dir
+
+    try:
+        return load_config(config_file, data_dir())
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
+
+
 def _open_store(ctx):
     from search.store import StoreError, open_store
 

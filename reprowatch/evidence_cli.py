@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from reprowatch.cli import EXIT_FINDINGS, EXIT_INPUT, InputError, _local_time, _open_store
+from reprowatch.cli import EXIT_FINDINGS, EXIT_INPUT, InputError, _local_time, _office_config, _open_store
 
 
 @click.command()
@@ -32,7 +32,6 @@ def export(ctx, ids, out, case, operators, config_file, no_pdf, as_json):
     The package holds each item's capture, manifest.json (hashes, Ed25519 signature),
     提取笔录 (DOCX, PDF), 处置通知 with 送达回证, index.html and verify.py.
     """
-    from evidence.config import ConfigError, load_config
     from evidence.keys import SigningKeyError
     from evidence.package import ExportError
     from evidence.package import export as export_package
@@ -40,10 +39,7 @@ def export(ctx, ids, out, case, operators, config_file, no_pdf, as_json):
     from search.store import StoreError
 
     data = data_dir()
-    try:
-        config = load_config(config_file, data)
-    except ConfigError as exc:
-        raise InputError(str(exc)) from None
+    config = _office_config(config_file)
     store = _open_store(ctx)
     try:
         result = export_package(store, list(ids), out, data=data, config=config, case=case,

@@ -16,20 +16,10 @@ from pathlib import Path
 
 import click
 
-from reprowatch.cli import EXIT_FINDINGS, InputError, _open_store
+from reprowatch.cli import EXIT_FINDINGS, InputError, _office_config, _open_store
 
 CONFIG_HELP = ("Office config YAML (mail, alerts, report, summary_table sections; default: "
                "$REPROWATCH_EVIDENCE_CONFIG, ./evidence.yaml, data/evidence.yaml).")
-
-
-def _config(config_file):
-    from evidence.config import ConfigError, load_config
-    from reprowatch.paths import data_dir
-
-    try:
-        return load_config(config_file, data_dir())
-    except ConfigError as exc:
-        raise InputError(str(exc)) from None
 
 
 def _today() -> date:
@@ -102,7 +92,7 @@ def daily(ctx, day, out_dir, send_mail, sources_dir, config_file, as_json, quiet
     from search.store import StoreError, store_url
 
     the_day = _parse_date(day)
-    config = _config(config_file)
+    config = _office_config(config_file)
     data = data_dir()
     out = _writable_dir(Path(out_dir) if out_dir else data / "reports", "--out")
     send_mail = send_mail or config.report.mail
@@ -183,7 +173,7 @@ def monthly(ctx, month, out, config_file, as_json):
     from search.store import StoreError
 
     year, mon = _parse_month(month)
-    config = _config(config_file)
+    config = _office_config(config_file)
     name = f"汇总表-{year:04d}-{mon:02d}.xlsx"
     if out is None:
         path = _writable_dir(data_dir() / "reports", "--out") / name
@@ -226,7 +216,7 @@ def health(ctx, sources_dir, config_file, as_json):
     from reports.health import alert_overdue
     from search.store import StoreError
 
-    config = _config(config_file)
+    config = _office_config(config_file)
     try:
         schedules = {name: s.schedule for name, s in load_sources(sources_dir).items()}
     except SourceError as exc:
@@ -256,7 +246,7 @@ def outbox(config_file, as_json):
     from reports import delivery
     from reprowatch.paths import data_dir
 
-    sent, left = delivery.flush_outbox(_config(config_file), data_dir())
+    sent, left = delivery.flush_outbox(_office_config(config_file), data_dir())
     if as_json:
         click.echo(json.dumps({"sent": sent, "pending": left}))
     else:

@@ -50,17 +50,14 @@ def decide(store, item_id: str, status: str, *, note: str = "", user: str = "", 
     deadline on another status or an unreadable one, ConfigError for a bad office config."""
     note = (note or "").strip()
     check_note(status, note)
-    if deadline and status != "notice_sent":
-        raise ValueError("a deadline goes with notice_sent only")
     before = store.get(item_id)
     if before is None:
         raise NotFoundError(f"no item with id {item_id!r}")
-    if status == "notice_sent":
-        if deadline:
-            deadline = parse_deadline(deadline)
-        else:
-            from reprowatch.paths import data_dir
+    if deadline:
+        deadline = parse_deadline(deadline)  # the store refuses it on any status but notice_sent
+    elif status == "notice_sent":
+        from reprowatch.paths import data_dir
 
-            deadline = default_deadline(data or data_dir(), config_file)
+        deadline = default_deadline(data or data_dir(), config_file)
     after = store.review(item_id, status, note=note, user=user, deadline=deadline)
     return before, after

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from reprowatch.cli import EXIT_FINDINGS, InputError, _local_time, _open_store
+from reprowatch.cli import EXIT_FINDINGS, InputError, _local_time, _office_config, _open_store
 
 BEIJING = "Asia/Shanghai"
 
@@ -153,16 +153,12 @@ def recheck(ctx, sources_dir, item_ids, config_file, as_json):
     and the custody log, and items still online raise an alert. Exit 1 when any is still online.
     """
     from crawlers.recheck import DECISION_NAMES, due_items, run_recheck
-    from evidence.config import ConfigError, load_config
     from reprowatch.paths import data_dir
     from reports.alerts import send_alert
     from search.store import StoreError
 
     data = data_dir()
-    try:
-        office = load_config(config_file, data)
-    except ConfigError as exc:
-        raise InputError(str(exc)) from None
+    office = _office_config(config_file)
     sources = _sources(sources_dir)
     store = _open_store(ctx)
     try:

@@ -59,10 +59,6 @@ class NearDupIndex:
             except (OSError, pickle.PickleError, EOFError, ValueError):
                 pass  # a damaged index only costs grouping across runs; rebuilt from now on
 
-    def cluster(self, item_id: str, text: str) -> str:
-        """The cluster id for an item (its own id when it resembles nothing known)."""
-        return self.known(item_id) or self.assign(item_id, signature(text))
-
     def known(self, item_id: str) -> str | None:
         """The cluster of an item seen before, else None."""
         return self.cluster_of.get(item_id)
