@@ -9,7 +9,6 @@ term hit is only a candidate: its score rises with ad signals near it (a real co
 from __future__ import annotations
 
 import bisect
-import logging
 import math
 import re
 from collections import defaultdict
@@ -131,27 +130,24 @@ def _pinyin_variants(term: str) -> list[str]:
 
 
 class _Segmenter:
-    """jieba with our vocabulary, its model cached under the data folder."""
+    """jieba's segmentation (no HMM) with our vocabulary, run by rjieba: the Rust port with the
+    same dictionary and algorithm cuts identically, loads in a tenth of the time (a crawl's
+    worker process loads a classifier per run) and cuts several times faster."""
 
-    def __init__(self, words: set[str], cache_dir: Path | None):
-        import jieba
+    def __init__(self, words: set[str]):
+        import rjieba
 
-        jieba.setLogLevel(logging.WARNING)
-        self._tk = jieba.Tokenizer()
-        if cache_dir is not None:
-            self._tk.tmp_dir = str(cache_dir)
-            self._tk.cache_file = "jieba.cache"
-        self._tk.initialize()
-        for w in words:
+        self._tk = rjieba.Jieba()
+        for w in sorted(words):
             if _CJK.search(w):
                 # Frequent enough that our term wins against single characters, rarer than
                 # common words, so 现代|孕妇 still beats 现|代孕|妇 on probability.
-                self._tk.add_word(w, 2000)
+                self._tk.add_word(w, 2000, None)
         self.spans = lru_cache(maxsize=65536)(self._spans)
 
     def _spans(self, text: str) -> tuple[tuple[int, int, str], ...]:
         out, pos = [], 0
-        for tok in self._tk.cut(text, HMM=False):
+        for tok in self._tk.cut(text, False):
             out.append((pos, pos + len(tok), tok))
             pos += len(tok)
         return tuple(out)
@@ -217,7 +213,7 @@ class Classifier:
         self._group_of = [[ref for k, ref in roles[lit] if k == "group"] for lit in group_literals]
         self._ac_groups = ahocorasick_rs.AhoCorasick(group_literals, matchkind=standard)
         self._lexicon = {lit for lit, rs in roles.items() if any(k in ("rule", "group") for k, _ in rs)}
-        self._segmenter = _Segmenter(self._lexicon | {fold(b) for b in packs.blockers}, cache_dir)
+        self._segmenter = _Segmenter(self._lexicon | {fold(b) for b in packs.blockers})
 
     @classmethod
     def load(cls, rules_dir: Path | str | None = None, cache_dir: Path | str | None = None) -> "Classifier":

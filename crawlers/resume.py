@@ -32,7 +32,7 @@ class RunDupeFilter(RFPDupeFilter):
 
 def mark_done(jobdir: str | None, urls: list[str]) -> None:
     """Record item pages whose items are stored (appended, flushed at once)."""
-    if not jobdir:
+    if not jobdir or not urls:
         return
     os.makedirs(jobdir, exist_ok=True)
     with open(os.path.join(jobdir, DONE_FILE), "a", encoding="utf-8") as fh:

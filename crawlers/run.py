@@ -8,6 +8,7 @@ run revisits every page.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
@@ -50,11 +51,20 @@ def _summary(name: str, stats: dict, seconds: float) -> CrawlSummary:
                         round(seconds, 1), stats.get("reprowatch/robots_blocked", 0))
 
 
+def _freeze_heap() -> None:
+    """Move what is alive once a spider is open (modules, rule packs, the near-duplicate index)
+    out of the garbage collector's sight: it would otherwise rescan them in every full
+    collection of the crawl, about a twentieth of the crawl process's time."""
+    gc.collect()
+    gc.freeze()
+
+
 def run_crawls(sources: list[Source], sources_dir: str | None = None, store: str | None = None,
                data_dir: str | None = None, progress: bool = True, settings_overrides: dict | None = None
                ) -> list[CrawlSummary]:
     """Crawl the given sources concurrently; blocks until all are done."""
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawlers.settings")
+    from scrapy import signals
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
     from twisted.internet import task
@@ -87,6 +97,7 @@ def run_crawls(sources: list[Source], sources_dir: str | None = None, store: str
         jobdirs[source.name] = jobdir
         spider_cls.custom_settings = {**spider_cls.custom_settings, "JOBDIR": jobdir}
         crawler = process.create_crawler(spider_cls)
+        crawler.signals.connect(_freeze_heap, signal=signals.spider_opened)
         crawlers.append(crawler)
         process.crawl(crawler)
 

@@ -21,6 +21,9 @@ LOG_LEVEL = os.environ.get("REPROWATCH_LOG_LEVEL", "WARNING")
 
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
+# Scrapy starts this many tasks for the output of every response; a page gives one item, a
+# few forum floors or a list of links, so Scrapy's 100 cost more in task churn than they give.
+CONCURRENT_ITEMS = 16
 # AutoThrottle adapts to each server's latency; the start delay is small because most
 # sources are slow forums where latency, not our delay, dominates.
 AUTOTHROTTLE_ENABLED = True

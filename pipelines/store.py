@@ -97,7 +97,7 @@ class StorePipeline:
             except StoreError as exc:
                 self.logger.error("store failed, spooling from now on: %s", exc)
                 self.store = None
-        results = []
+        results, done = [], []
         for item, outcome in zip(items, outcomes):
             if isinstance(outcome, ValueError):
                 results.append(outcome)
@@ -112,8 +112,9 @@ class StorePipeline:
             # Only now is the page safe: a resumed crawl need not fetch it again.
             # A post anchor (page#pid) is part of its page; a client-side route (/#/item/12) is a page.
             page = item["url"] if is_route(item["url"]) else item["url"].split("#", 1)[0]
-            mark_done(self.jobdir, [page, canonical_route_url(item.get("requested_url") or item["url"])])
+            done += [page, canonical_route_url(item.get("requested_url") or item["url"])]
             results.append(None)
+        mark_done(self.jobdir, done)
         return results
 
     async def close_spider(self):

@@ -96,7 +96,7 @@ class Workers:
         """(title tokens, text tokens) for each item."""
         return self.map_async(items).get()
 
-    def batched(self, fn_many, *extra, size: int = 32, delay: float = 0.02) -> "Batcher":
+    def batched(self, fn_many, *extra, size: int = 32, delay: float = 0.1) -> "Batcher":
         """A per-item coroutine that sends items to ``fn_many(list, *extra)`` in a worker, in batches."""
         async def run_batch(args: list) -> list:
             return await self.run(fn_many, args, *extra)

@@ -6,7 +6,6 @@ Keeping the upsert rules here, not in each backend, is what makes ``new`` / ``ch
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlsplit
@@ -113,7 +112,10 @@ def prepare(item: dict, now: str | None = None) -> dict:
     """A copy of an incoming item with every contract field present and normalised."""
     if not isinstance(item, dict) or not item.get("id"):
         raise ValueError("an item needs a non-empty 'id'")
-    out = copy.deepcopy(item)
+    # A shallow copy: every container field below is copied anew, and nothing nested in one
+    # (hit dicts, contact lists) is changed after this; a deep copy cost the crawl's store
+    # writer more than the SQLite writes.
+    out = dict(item)
     out.pop("highlight", None)  # a search-result decoration, not data
     now = now or now_iso()
     out["id"] = str(out["id"])
