@@ -330,9 +330,9 @@ h2 { font-family: 'Noto Sans CJK SC', sans-serif; text-align: center; font-size:
 .f b { font-family: 'Noto Sans CJK SC', sans-serif; }
 table { border-collapse: collapse; width: 100%; table-layout: fixed; font-size: 7.5pt; }
 th, td { border: 0.6pt solid #000; padding: 2pt 3pt; vertical-align: top; word-break: break-all; line-height: 10.5pt; }
-th { font-family: 'Noto Sans CJK SC', sans-serif; background: #eee; }
-.h { font-family: 'DejaVu Sans Mono', monospace; font-size: 6.3pt; }
-.n { white-space: nowrap; }
+th { font-family: 'Noto Sans CJK SC', sans-serif; background: #eee; text-align: left; }
+tr { break-inside: avoid; }
+.h { font-family: 'DejaVu Sans Mono', monospace; font-size: 6.6pt; white-space: pre; line-height: 8.6pt; }
 .sign { margin-top: 18pt; }
 """
 
@@ -350,27 +350,37 @@ def record_html(info: PackageInfo) -> str:
     parts += [f"<p class='f'><b>{e(k)}：</b>{e(v)}</p>" for k, v in fields]
     parts.append("<p class='f'><b>提取设备及软件：</b></p><ul>" + "".join(f"<li>{e(x)}</li>" for x in _equipment(info)) + "</ul>")
     parts.append("<p class='f'><b>提取过程：</b></p><ol>" + "".join(f"<li>{e(x)}</li>" for x in _steps(info)) + "</ol>")
-    parts.append("<h2>电子数据提取固定清单</h2><table><colgroup><col style='width:4%'><col style='width:27%'>"
-                 "<col style='width:10%'><col style='width:13%'><col style='width:39%'><col style='width:7%'></colgroup>"
-                 "<tr><th>序号</th><th>条目编号 / 网址</th><th>采集时间</th><th>文件（items/条目编号/）</th>"
-                 "<th>SHA-256</th><th>大小（字节）</th></tr>")
+    # Two cells a row: WeasyPrint's time grows with table cells and line boxes, not characters.
+    # The item's files are one preformatted block of aligned name / SHA-256 / size lines, so a
+    # 100-item record lays out in a fraction of the time six broken-up columns took.
+    parts.append("<h2>电子数据提取固定清单</h2><table><colgroup><col style='width:31%'><col style='width:69%'>"
+                 "</colgroup><thead><tr><th>序号　条目编号 / 网址 / 采集时间（北京时间）</th>"
+                 "<th>文件（items/条目编号/）　　SHA-256 校验值　　大小（字节）</th></tr></thead>")
+    width = max((len(f.name) for item in info.items for f in item.files), default=0) + 2
     for n, item in enumerate(info.items, 1):
-        parts.append(f"<tr><td>{n}</td><td>{e(item.id)}<br>{e(item.url)}</td><td>{e(_beijing(item.captured_at))}</td>"
-                     f"<td class='n'>{'<br>'.join(e(f.name) for f in item.files)}</td>"
-                     f"<td class='h n'>{'<br>'.join(f.sha256 for f in item.files)}</td>"
-                     f"<td class='n'>{'<br>'.join(str(f.size) for f in item.files)}</td></tr>")
+        files = "\n".join(f"{e(f.name.ljust(width))}{f.sha256}  {f.size:>10}" for f in item.files)
+        parts.append(f"<tr><td>{n}.　{e(item.id)}<br>{e(item.url)}<br>{e(_beijing(item.captured_at))}</td>"
+                     f"<td class='h'>{files}</td></tr>")
     parts.append(f"</table><p>以上电子数据的完整清单及校验值见证据包 manifest.json，签名密钥指纹：{_grouped(info.fingerprint)}。</p>"
                  "<p class='sign'>提取人（签名）：____________ ____________ 见证人（签名）：____________</p>"
                  "<p>日期：______年____月____日</p></body></html>")
     return "".join(parts)
 
 
-def html_to_pdf(page: str) -> bytes:
-    """PDF bytes of an HTML page (WeasyPrint; fonts from the system: fonts-noto-cjk)."""
+def load_pdf_renderer() -> None:
+    """Import WeasyPrint (about half a second): a process that will render a PDF calls this
+    first, so the import overlaps other work."""
     import logging
 
-    import weasyprint
+    import weasyprint  # noqa: F401
 
     # WeasyPrint warns about every CSS property it ignores; the record's CSS is ours and fixed.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
+
+
+def html_to_pdf(page: str) -> bytes:
+    """PDF bytes of an HTML page (WeasyPrint; fonts from the system: fonts-noto-cjk)."""
+    load_pdf_renderer()
+    import weasyprint
+
     return weasyprint.HTML(string=page).write_pdf()

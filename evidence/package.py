@@ -33,8 +33,8 @@ from pathlib import Path
 
 from evidence import custody, environment, keys
 from evidence.config import EvidenceConfig
-from evidence.documents import (PackageFile, PackageInfo, PackageItem, html_to_pdf, notice_docx, record_docx,
-                                record_html)
+from evidence.documents import (PackageFile, PackageInfo, PackageItem, html_to_pdf, load_pdf_renderer, notice_docx,
+                                record_docx, record_html)
 from evidence.verify import MANIFEST, canonical_manifest
 from evidence.viewer import index_html
 
@@ -157,6 +157,21 @@ def export(store, ids: list[str], out: str | Path, *, data: Path, config: Eviden
     if not ids:
         raise ExportError("name at least one item id")
     data = Path(data)
+    pool = None
+    if pdf:
+        # WeasyPrint is the slowest step by far: a process of its own imports it now and lays
+        # out the PDF later, while this one streams the captures.
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=load_pdf_renderer)
+        pool.submit(int)  # starts the process (and its import) now, not at the first real job
+    try:
+        return _export(store, ids, out, data, config, case, operators, pool, actor, audit, t0)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _export(store, ids, out, data, config, case, operators, pool, actor, audit, t0) -> ExportResult:
     loaded = _load_items(store, ids, data)
     key = keys.load_or_create(data)
     public = keys.public_raw(key)
@@ -190,13 +205,7 @@ def export(store, ids: list[str], out: str | Path, *, data: Path, config: Eviden
                        versions=first_meta.get("versions") or environment.versions(),
                        clock=first_meta.get("clock") or environment.clock_source())
 
-    pdf_job = None
-    pool = None
-    if pdf:
-        # WeasyPrint is the slowest step by far (seconds for a 100-item table): it lays out
-        # the PDF in another process while this one streams the captures.
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-        pdf_job = pool.submit(html_to_pdf, record_html(info))
+    pdf_job = pool.submit(html_to_pdf, record_html(info)) if pool is not None else None
 
     part = out.with_name(out.name + ".part")
     writer = _PackageWriter(part, created_at.astimezone(environment.BEIJING))
@@ -247,9 +256,6 @@ def export(store, ids: list[str], out: str | Path, *, data: Path, config: Eviden
         writer.close()
         part.unlink(missing_ok=True)
         raise
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
     try:
         os.link(part, out)  # fails rather than replace a file created meanwhile
         part.unlink()

@@ -387,6 +387,7 @@ def test_not_a_package_exits_2(env, tmp_path):
 
 
 def test_documents_carry_every_url_and_hash(package):
+    import pypdf
     from docx import Document
 
     with zipfile.ZipFile(package["path"]) as zf:
@@ -403,18 +404,22 @@ def test_documents_carry_every_url_and_hash(package):
         return "\n".join(parts)
 
     record_text, notice_text = text_of(record), text_of(notice)
+    assert pdf.startswith(b"%PDF")
+    pdf_text = "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
     item_files = [f for f in manifest["files"] if f["path"].startswith("items/")]
     for item in package["items"]:
         assert item["url"] in record_text and item["url"] in notice_text and item["url"] in index
+        assert item["url"] in pdf_text and item["id"] in pdf_text
     for f in item_files:
         assert f["sha256"] in record_text, f["path"]
         assert f["sha256"] in index
+        assert f["sha256"] in pdf_text, f["path"]
+    assert "网络在线提取笔录" in pdf_text and "电子数据提取固定清单" in pdf_text and "张三、李四" in pdf_text
     assert "网络在线提取笔录" in record_text and "电子数据提取固定清单" in record_text
     assert package["result"]["fingerprint"][:4] in record_text and "张三、李四" in record_text
     assert "送 达 回 证" in notice_text and "《中华人民共和国网络安全法》第四十七条" in notice_text
     styles = zipfile.ZipFile(io.BytesIO(record_xml)).read("word/styles.xml").decode()
     assert 'w:eastAsia="宋体"' in styles and 'w:eastAsia="黑体"' in styles
-    assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
     assert "<script" not in index.lower() and "Content-Security-Policy" in index and "<mark" in index
 
 
