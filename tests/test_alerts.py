@@ -212,7 +212,8 @@ def test_not_run_when_due_and_failed_runs(tmp_path, cli_bin, webhook):
     again = subprocess.run(command, capture_output=True, text=True, env=environ, timeout=60)
     assert again.returncode == 1 and len(webhook.posts) == 2
 
-    today = NOW.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    # The report of the day the failed run started (near midnight, Beijing time, not NOW's day).
+    today = (NOW - timedelta(minutes=30)).astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
     report = subprocess.run([cli_bin, "--store", f"sqlite:///{tmp_path}/rw.db", "report", "daily", "--date", today,
                              "--out", str(tmp_path / "out"), "--sources", str(sources), "--config", str(config),
                              "--json", "--quiet"], capture_output=True, text=True, env=environ, timeout=120)

@@ -186,28 +186,77 @@ def test_restart_reconciles_and_keeps_jobs_once(web, daemon, tmp_path):
     assert bad.returncode == 2 and "schedule.recheck" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_no_overlap_and_sigterm_waits_for_the_crawl(web, daemon, tmp_path):
+class GatedPage:
+    """A one-page site whose page answers only when the test opens the gate: a crawl is
+    "running" for exactly as long as the test needs, however slowly a loaded machine starts
+    the commands that poke the daemon meanwhile."""
+
+    PATH = "/post/gate.html"
+    BODY = ("<html><head><meta charset='utf-8'><title>门控测试页</title></head><body><h1>门控测试页</h1>"
+            "<p>这是调度器测试用的页面，正文足够长，可以被抽取为一条条目。</p></body></html>").encode("utf-8")
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.open = threading.Event()
+        self.hits = 0
+        page = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path != page.PATH:
+                    self.send_error(404)
+                    return
+                page.hits += 1
+                page.open.wait(90)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page.BODY)))
+                self.end_headers()
+                self.wfile.write(page.BODY)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.PATH}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.open.set()
+        self.server.shutdown()
+
+
+@pytest.fixture
+def gated():
+    page = GatedPage()
+    yield page
+    page.close()
+
+
+def test_no_overlap_and_sigterm_waits_for_the_crawl(gated, daemon, tmp_path):
+    import threading
+
     sources = tmp_path / "sources"
-    write_source(sources, "slow", web.urls["classifieds"] + SLOW_POST, "0 4 * * *", SLOW_POST)
+    write_source(sources, "slow", gated.url, "0 4 * * *", GatedPage.PATH)
     d = daemon(sources, stop_timeout=60)
     d.start()
     cron_next = d.jobs()["jobs"][0]["next_run_utc"]
 
-    def slow_requests() -> int:
-        return sum(r.path == SLOW_POST for r in web.requests.for_site("classifieds"))
-
     def wait_requests(n: int) -> None:
         deadline = time.monotonic() + 60
-        while slow_requests() < n:
+        while gated.hits < n:
             assert time.monotonic() < deadline, d.log
             time.sleep(0.05)
 
-    start = slow_requests()
     handed = d.schedule("--run-now", "slow")
     assert handed.returncode == 0 and "已交给调度器" in handed.stdout, handed.stderr
-    wait_requests(start + 1)  # the crawl is waiting for the slow page now
+    wait_requests(1)  # the crawl is waiting for the gated page now
     assert d.schedule("--run-now", "crawl:slow").returncode == 0  # a second trigger while it runs
     d.wait_log("仍在运行，本次触发跳过")
+    gated.open.set()
     deadline = time.monotonic() + 60
     while not d.runs("slow"):
         assert time.monotonic() < deadline, d.log
@@ -215,18 +264,20 @@ def test_no_overlap_and_sigterm_waits_for_the_crawl(web, daemon, tmp_path):
     time.sleep(2.5)  # a poll later: a second crawl would have started by now
     runs = d.runs("slow")
     assert len(runs) == 1 and runs[0]["finish_reason"] == "finished" and runs[0]["items"] == 1
-    assert slow_requests() == start + 1
+    assert gated.hits == 1
     job = d.jobs()["jobs"][0]
     assert job["next_run_utc"] == cron_next  # run-now leaves the cron's next run as it was
     assert job["last"]["last_status"] == "ok" and not job["last"]["running"]
 
     # SIGTERM while a crawl runs: the daemon waits for it, and it ends normally.
+    gated.open.clear()
     d.schedule("--run-now", "slow")
-    wait_requests(start + 2)
+    wait_requests(2)
+    threading.Timer(3.0, gated.open.set).start()  # the page answers 3 s after the signal
     signalled = time.monotonic()
     code = d.stop()
     assert code == 0
-    assert time.monotonic() - signalled > 1.0  # it waited (the page alone takes 4.5 s)
+    assert time.monotonic() - signalled > 2.5  # it waited for the crawl
     runs = d.runs("slow")
     assert len(runs) == 2 and runs[1]["finish_reason"] == "finished" and "status" not in runs[1]
     assert d.log.index("收到 SIGTERM") < d.log.rindex("抓取 slow 完成") < d.log.index("调度器已停止")
