@@ -1,6 +1,6 @@
 """Canonical URLs: one item is one record whatever link led to it.
 
-Tracking parameters are dropped (utm_*, from, spm, …), the query is sorted, scheme and
+Tracking parameters are dropped (utm_*, from, spm, …), and ``page=1``; the query is sorted, scheme and
 host are lower-cased, default ports and fragments removed. Post anchors are added back by
 the spider as ``page#<element id>``, never taken from links. Single-page apps are the
 exception: a fragment starting with ``#/`` or ``#!`` is a client-side route (``/#/item/12``),
@@ -19,15 +19,20 @@ from w3lib.url import canonicalize_url
 _TRACKING = re.compile(
     r"^(utm_[a-z]+|from|fr|source|spm|scm|fbclid|gclid|yclid|msclkid|share_from|share_source|shareid|"
     r"share_token|sharer|src|source_from|timestamp|_t|t_from|ref|refer|referer|wxfrom|"
-    r"isappinstalled|sessionid|sid|phpsessid|jsessionid)$",
+    r"isappinstalled|sessionid|sid|phpsessid|jsessionid|"
+    # Discuz! forums (very common in China) carry the list page a thread was opened from.
+    r"extra)$",
     re.IGNORECASE,
 )
+# page=1 names the first page, which sites also serve (and link) without it.
+_FIRST_PAGE = ("page", "1")
 
 
 def canonical_url(url: str, keep_fragment: bool = False) -> str:
     """The canonical form of an absolute http(s) URL."""
     parts = urlsplit(url.strip())
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not _TRACKING.match(k) and (k.lower(), v) != _FIRST_PAGE]
     host = (parts.hostname or "").lower()
     port = parts.port
     if port and not ((parts.scheme == "http" and port == 80) or (parts.scheme == "https" and port == 443)):

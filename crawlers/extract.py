@@ -83,6 +83,30 @@ def _clean(text: str) -> str:
     return text.strip()
 
 
+_MARKUP = re.compile(r"<[a-zA-Z/!][^>]*>|&(#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
+_BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "section", "article"}
+
+
+def fragment_text(value: str) -> str:
+    """The text of a field that may hold HTML (an app API's ``content``: ``<p>…</p><br/>``,
+    entities): tags dropped, block elements and <br> as line breaks. Plain text comes back
+    unchanged but for whitespace."""
+    if not value or not _MARKUP.search(value):
+        return _clean(value)
+    import lxml.html
+
+    try:
+        root = lxml.html.fragment_fromstring(value, create_parent="div")
+    except (ValueError, lxml.etree.ParserError):
+        return _clean(re.sub(r"<[^>]+>", " ", value))
+    for bad in root.xpath("//script|//style"):
+        bad.drop_tree()
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.tag.lower() in _BLOCKS:
+            el.tail = "\n" + (el.tail or "")
+    return _clean(root.text_content())
+
+
 def _join_title(title: str, body: str) -> str:
     # The title is part of the ad ("专业代孕 包成功" is often the whole pitch), so it is
     # classified and stored as the first line of the text unless the body starts with it.

@@ -16,7 +16,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawlers.canonical import canonical_route_url, canonical_url, is_route, item_id, site_of
-from crawlers.extract import decode_body, extract_page, extract_posts, find_date
+from crawlers.extract import decode_body, extract_page, extract_posts, find_date, fragment_text
 from crawlers.sources import Browser, Source
 
 _HREF_SKIP = re.compile(r"^(javascript:|mailto:|tel:|data:)", re.IGNORECASE)
@@ -276,11 +276,16 @@ class SourceSpider(scrapy.Spider):
                 value = jmespath.search(expr, entry)
                 return None if value is None else str(value)
 
+            def text_field(expr):
+                # App APIs often send HTML in their text fields: store and classify its text.
+                value = field(expr)
+                return None if value is None else fragment_text(value)
+
             ident = field(f.id)
             share = field(f.url)
             url = canonical_url(urljoin(response.url, share)) if share else f"{canonical_url(response.url)}#{ident}"
-            title = field(f.title) or ""
-            body = "\n".join(x for x in (field(f.text), field(f.contact)) if x)
+            title = text_field(f.title) or ""
+            body = "\n".join(x for x in (text_field(f.text), text_field(f.contact)) if x)
             text = f"{title}\n{body}" if title and not body.startswith(title) else body
             published = field(f.published)
             if published and published.isdigit():
