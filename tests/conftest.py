@@ -66,6 +66,30 @@ def write_sources(web, dest: Path, names=None) -> Path:
     return dest
 
 
+def crawl_holdout_web(cli_bin, web, yaml_dir, yaml_ports, tmp):
+    """Crawl a hold-out web's sources as an officer would: its YAML (written for fixed ports)
+    pointed at the ports the test server got, every source crawled by the CLI into one store,
+    then every stored item read back with ``search --all --json``. ``$HOLDOUT_DATA`` keeps the
+    data folder (for ``reprowatch show``). Returns (crawl process, items, data folder)."""
+    src = tmp / "sources"
+    src.mkdir()
+    names = []
+    for y in sorted(Path(yaml_dir).glob("*.yaml")):
+        text = y.read_text(encoding="utf-8")
+        for site, old in yaml_ports.items():
+            text = text.replace(old, web.urls[site])
+        (src / y.name).write_text(text, encoding="utf-8")
+        names.append(y.stem)
+    data = Path(os.environ["HOLDOUT_DATA"]) if os.environ.get("HOLDOUT_DATA") else tmp / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    proc = run_crawl(cli_bin, src, data, *names, timeout=240)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    out = subprocess.run([cli_bin, "--store", f"sqlite:///{data}/rw.db", "search", "--all", "--json", "--limit", "10000"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return proc, json.loads(out.stdout)["items"], data
+
+
 def run_crawl(cli_bin, sources_dir, data, *names, store=None, env=None, timeout=300):
     """``reprowatch crawl NAMES --json --quiet`` into ``data`` (default store data/rw.db)."""
     environ = dict(os.environ, REPROWATCH_DATA=str(data), **(env or {}))

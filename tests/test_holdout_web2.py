@@ -9,7 +9,6 @@ flagged, and the legitimate items flagged. Prints a table of every miss.
 """
 
 import json
-import os
 import re
 import subprocess
 from collections import defaultdict
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_crawl
+from tests.conftest import crawl_holdout_web
 from tests.holdout_web2.server import ROBOTS, SITES, start, truth as build_truth
 
 HW = Path(__file__).resolve().parent / "holdout_web2"
@@ -43,23 +42,7 @@ def hw(tmp_path_factory, cli_bin):
     web = start(base_port=0)
     try:
         tmp = tmp_path_factory.mktemp("holdout2")
-        src = tmp / "sources"
-        src.mkdir()
-        names = []
-        for y in sorted((HW / "sources").glob("hw2-*.yaml")):
-            text = y.read_text(encoding="utf-8")
-            for site, old in YAML_PORT.items():
-                text = text.replace(old, web.urls[site])
-            (src / y.name).write_text(text, encoding="utf-8")
-            names.append(y.stem)
-        data = Path(os.environ["HOLDOUT_DATA"]) if os.environ.get("HOLDOUT_DATA") else tmp / "data"
-        data.mkdir(parents=True, exist_ok=True)
-        proc = run_crawl(cli_bin, src, data, *names, timeout=240)
-        assert proc.returncode in (0, 1), proc.stderr[-3000:]
-        out = subprocess.run([cli_bin, "--store", f"sqlite:///{data}/rw.db", "search", "--all", "--json", "--limit", "10000"],
-                             capture_output=True, text=True, timeout=120)
-        assert out.returncode == 0, out.stderr[-2000:]
-        items = json.loads(out.stdout)["items"]
+        proc, items, data = crawl_holdout_web(cli_bin, web, HW / "sources", YAML_PORT, tmp)
         report = analyse(web, items)
         ideal_verdicts(cli_bin, tmp, report)
         report["summary"] = proc.stdout
