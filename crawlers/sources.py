@@ -108,17 +108,28 @@ class ApiFields(_Strict):
     published: str | None = None
 
 
+class ApiOffset(_Strict):
+    """Offset/limit paging: the next page is the same URL with ``param`` raised by ``step``
+    (the page size), for as long as pages come back full."""
+
+    param: str = Field(min_length=1)
+    step: int = Field(gt=0)
+
+
 class Api(_Strict):
     """JSON listing API: JMESPath for the item list and the next-page cursor."""
 
     items: str
     next: str | None = None
     next_url: str | None = None
+    offset: ApiOffset | None = None
     fields: ApiFields
     code: str | None = "code"   # JMESPath of a status code that must be 0 when present
 
     @model_validator(mode="after")
     def _next_pair(self):
+        if self.offset and self.next:
+            raise ValueError("use either `next`/`next_url` (cursor or page numbers) or `offset`, not both")
         if self.next and not self.next_url:
             raise ValueError("`next` needs `next_url` with {next}")
         if self.next_url and "{next}" not in self.next_url:

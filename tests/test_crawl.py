@@ -278,3 +278,18 @@ def test_scrapy_crawl_command_works(web, sources_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     db = sqlite3.connect(tmp_path / "rw.db")
     assert db.execute("select count(*) from items").fetchone()[0] == 8
+
+
+def test_api_paging_config_is_checked(sources_dir, tmp_path):
+    """An api block pages one way: by cursor/page number (next + next_url) or by offset."""
+    from crawlers.sources import SourceError, load_sources
+
+    app = (sources_dir / "demo-app.yaml").read_text(encoding="utf-8")
+    for bad, words in ((app.replace("api:\n", "api:\n  offset: {param: offset, step: 0}\n"), ("step",)),
+                       (app.replace("api:\n", "api:\n  offset: {param: offset, step: 10}\n"), ("offset", "next"))):
+        folder = tmp_path / f"s{len(words)}"
+        folder.mkdir()
+        (folder / "demo-app.yaml").write_text(bad, encoding="utf-8")
+        with pytest.raises(SourceError) as err:
+            load_sources(folder)
+        assert "demo-app.yaml" in str(err.value) and all(w in str(err.value) for w in words), str(err.value)

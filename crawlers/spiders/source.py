@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
@@ -267,7 +267,10 @@ class SourceSpider(scrapy.Spider):
             self.crawler.stats.inc_value("reprowatch/errors/api_code")
             return
         fetched = utc_now()
-        for entry in jmespath.search(api.items, data) or []:
+        entries = jmespath.search(api.items, data) or []
+        if api.offset and len(entries) >= api.offset.step:
+            yield self._request(_with_offset(response.url, api.offset.param, api.offset.step), self.parse_api)
+        for entry in entries:
             f = api.fields
 
             def field(expr):
@@ -300,6 +303,16 @@ class SourceSpider(scrapy.Spider):
             nxt = jmespath.search(api.next, data)
             if nxt:
                 yield self._request(api.next_url.replace("{next}", quote(str(nxt), safe="")), self.parse_api)
+
+
+def _with_offset(url: str, param: str, step: int) -> str:
+    """``url`` with its ``param`` query value (0 when absent or not a number) raised by ``step``."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    current = next((v for k, v in query if k == param), "0")
+    value = (int(current) if current.isdigit() else 0) + step
+    query = [(k, v) for k, v in query if k != param] + [(param, str(value))]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 # -- evidence capture (issue 5) ---------------------------------------------------------------
