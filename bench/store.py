@@ -190,10 +190,14 @@ def search_phase(db: Path, args, rng: random.Random, contacts: list[str]) -> Non
     cold = time.perf_counter() - t
     conn = store._conn()
     timings, bare, by_sort, totals = [], [], {"time": [], "score": []}, []
+    first_text, seen = [], set()  # the store keeps recent full-text matches until the next write
     for q in queries:
         t = time.perf_counter()
         result = store.search(q)
         ms = (time.perf_counter() - t) * 1000
+        if q.text not in seen:
+            seen.add(q.text)
+            first_text.append(ms)
         assert all(item["highlight"] for item in result.items) or not result.items
         timings.append(ms)
         by_sort[q.sort].append(ms)
@@ -207,6 +211,9 @@ def search_phase(db: Path, args, rng: random.Random, contacts: list[str]) -> Non
     print(f"search: {len(queries)} queries (text + one filter, facets over all matches, highlight, 20 per page)")
     print(f"  first search (loads the in-memory columns): {cold * 1000:.0f} ms, {first.total:,} matches")
     print(f"  p50 {p50:.1f} ms  p95 {p95:.1f} ms  max {max(timings):.1f} ms (target p95 <= 50 ms)")
+    if first_text:
+        print(f"  the first query of each of {len(first_text)} texts (its full-text match not yet kept): "
+              f"p50 {percentile(first_text, 50):.1f} ms, p95 {percentile(first_text, 95):.1f} ms")
     for sort, values in by_sort.items():
         if values:
             print(f"  sort={sort}: {len(values)} queries, p50 {percentile(values, 50):.1f} ms, "

@@ -527,3 +527,18 @@ def test_stats_count_new_flagged_by_category(store):
     assert stats["new_flagged"] == 2  # s3 (day 3) and s4 (day 4)
     assert stats["new_by_category"] == {"sex_selection": 1, "surrogacy": 1, "unlicensed_art": 1}
     assert store.stats(since="2027-01-01")["new_flagged"] == 0
+
+
+def test_a_repeated_search_sees_every_write(store):
+    """The same text searched again after a write finds the new item and the new text (the
+    SQLite store keeps recent full-text matches until the next write)."""
+    load(store, [ad("r1", "代孕广告一号 微信 ab1"), ad("r2", "供卵广告二号")])
+    assert ids(store.search(Query(text="代孕"))) == ["r1"]
+    assert store.search(Query(text="代孕", site="ads.example.cn")).total == 1
+    load(store, [ad("r3", "代孕广告三号", fetched_at=at(2))])
+    assert sorted(ids(store.search(Query(text="代孕")))) == ["r1", "r3"]
+    load(store, [ad("r1", "这条已改为普通内容", fetched_at=at(3))])  # changed text
+    assert ids(store.search(Query(text="代孕"))) == ["r3"]
+    store.review("r3", "confirmed")
+    store.refresh()
+    assert [i["status"] for i in store.search(Query(text="代孕")).items] == ["confirmed"]
