@@ -51,12 +51,22 @@ def _summary(name: str, stats: dict, seconds: float) -> CrawlSummary:
                         round(seconds, 1), stats.get("reprowatch/robots_blocked", 0))
 
 
-def _freeze_heap() -> None:
-    """Move what is alive once a spider is open (modules, rule packs, the near-duplicate index)
-    out of the garbage collector's sight: it would otherwise rescan them in every full
-    collection of the crawl, about a twentieth of the crawl process's time."""
-    gc.collect()
-    gc.freeze()
+def _freeze_heap_when_open(crawlers: list) -> None:
+    """Once every spider of the run is open, move what is alive (modules, rule packs, the
+    near-duplicate index) out of the garbage collector's sight: it would otherwise rescan them
+    in every full collection of the crawl, about a twentieth of the crawl process's time."""
+    from scrapy import signals
+
+    opened = []
+
+    def spider_opened() -> None:
+        opened.append(1)
+        if len(opened) == len(crawlers):
+            gc.collect()
+            gc.freeze()
+
+    for crawler in crawlers:
+        crawler.signals.connect(spider_opened, signal=signals.spider_opened, weak=False)
 
 
 def run_crawls(sources: list[Source], sources_dir: str | None = None, store: str | None = None,
@@ -64,7 +74,6 @@ def run_crawls(sources: list[Source], sources_dir: str | None = None, store: str
                ) -> list[CrawlSummary]:
     """Crawl the given sources concurrently; blocks until all are done."""
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawlers.settings")
-    from scrapy import signals
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
     from twisted.internet import task
@@ -96,9 +105,9 @@ def run_crawls(sources: list[Source], sources_dir: str | None = None, store: str
         jobdir = os.path.join(str(data), "jobs", source.name)
         jobdirs[source.name] = jobdir
         spider_cls.custom_settings = {**spider_cls.custom_settings, "JOBDIR": jobdir}
-        crawler = process.create_crawler(spider_cls)
-        crawler.signals.connect(_freeze_heap, signal=signals.spider_opened)
-        crawlers.append(crawler)
+        crawlers.append(process.create_crawler(spider_cls))
+    _freeze_heap_when_open(crawlers)
+    for crawler in crawlers:
         process.crawl(crawler)
 
     def show():

@@ -5,8 +5,13 @@ from __future__ import annotations
 from scrapy.exceptions import DropItem
 
 from pipelines import workers
+from pipelines.shared import Shared
 from reprowatch.paths import data_dir
 from search.neardup import NearDupIndex, content_hash
+
+# One index per data folder and process: each crawler of `crawl --all` adds to it, and it is
+# saved once, by the last to close.
+_INDEXES: Shared[NearDupIndex] = Shared(NearDupIndex)
 
 
 class DedupPipeline:
@@ -27,12 +32,14 @@ class DedupPipeline:
         return cls(crawler)
 
     def open_spider(self):
-        self.index = NearDupIndex(data_dir() / "neardup.pkl")
+        path = data_dir() / "neardup.pkl"
+        self.index = _INDEXES.acquire(str(path), path)
         self.workers = workers.acquire(self.crawler.settings)
         self.signature = self.workers.batched(workers.signatures)
 
     def close_spider(self):
-        self.index.save()
+        if _INDEXES.release(self.index) is not None:
+            self.index.save()
         workers.release(self.workers)
 
     async def process_item(self, item):

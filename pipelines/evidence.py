@@ -6,31 +6,14 @@ import asyncio
 
 from evidence import custody
 from evidence.capture import DEFAULT_CHROMIUM, Renderer, capture
+from pipelines.shared import Shared
 from reprowatch.paths import data_dir
 from search.store import StoreError, open_store
 
 # One Chromium per process, shared by the crawls running in it (`crawl --all` runs every source
 # in one process): a Chromium per source would multiply memory, and the concurrency bound
 # would no longer bound anything.
-_RENDERERS: dict[tuple, list] = {}
-
-
-def _acquire(key: tuple, **options) -> Renderer:
-    entry = _RENDERERS.get(key)
-    if entry is None:
-        entry = _RENDERERS[key] = [Renderer(**options), 0]
-    entry[1] += 1
-    return entry[0]
-
-
-async def _release(key: tuple) -> None:
-    entry = _RENDERERS.get(key)
-    if entry is None:
-        return
-    entry[1] -= 1
-    if entry[1] <= 0:
-        del _RENDERERS[key]
-        await entry[0].close()
+_RENDERERS: Shared[Renderer] = Shared(Renderer)
 
 
 class EvidencePipeline:
@@ -68,7 +51,7 @@ class EvidencePipeline:
         self.data = data_dir()
         if not self.enabled:
             return
-        self.renderer = _acquire(self.renderer_key, **self.renderer_options)
+        self.renderer = _RENDERERS.acquire(self.renderer_key, **self.renderer_options)
         try:
             self.store = open_store(self.store_url)
         except StoreError as exc:
@@ -117,7 +100,7 @@ class EvidencePipeline:
             self.crawler.spider.logger.error("evidence: custody log not written: %s", exc)
 
     async def close_spider(self):
-        if self.renderer is not None:
-            await _release(self.renderer_key)
+        if self.renderer is not None and _RENDERERS.release(self.renderer) is not None:
+            await self.renderer.close()
         if self.store is not None:
             self.store.close()

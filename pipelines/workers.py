@@ -20,6 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from functools import lru_cache
 
 from classifiers import Classifier
+from pipelines.shared import Shared
 from search.tokenize import _jieba, index_tokens
 
 
@@ -163,28 +164,19 @@ class Batcher:
                 future.set_result(value)
 
 
-_SHARED: dict[tuple, list] = {}
+_POOLS: Shared[Workers] = Shared(Workers)
 
 
 def acquire(settings) -> Workers:
     """The process's pool for these settings; every acquire needs a :func:`release`."""
     key = (settings.getint("REPROWATCH_WORKERS", 1), settings.get("REPROWATCH_RULES") or None)
-    entry = _SHARED.get(key)
-    if entry is None:
-        entry = _SHARED[key] = [Workers(*key), 0]
-    entry[1] += 1
-    return entry[0]
+    return _POOLS.acquire(key, *key)
 
 
 def release(workers: Workers) -> None:
     """Give the pool back; the last user stops its processes."""
-    for key, entry in list(_SHARED.items()):
-        if entry[0] is workers:
-            entry[1] -= 1
-            if entry[1] <= 0:
-                del _SHARED[key]
-                workers.close()
-            return
+    if _POOLS.release(workers) is not None:
+        workers.close()
 
 
 __all__ = ["Workers", "Batcher", "acquire", "release", "verdicts", "signatures", "classifier"]

@@ -27,10 +27,10 @@ from elasticsearch import helpers
 
 from . import facets as facet_order
 from .highlight import snippet
-from .items import (contact_kind, contact_values, day_of, merge, now_iso, prepare, review_deadline, since_prefix,
+from .items import (contact_kind, contact_values, day_of, merge, now_iso, prepare, since_prefix,
                      time_bounds)
 from .store import (FACETS, NotFoundError, Query, SearchResult, Store, StoreError, UpsertResult,
-                    check_transition)
+                    review_change)
 from .tokenize import TokenPool, document_tokens, query_tokens
 
 # Fields we add for indexing; never part of an item handed back.
@@ -257,17 +257,7 @@ class ElasticsearchStore(Store):
     def review(self, item_id: str, status: str, note: str = "", user: str = "",
                deadline: str | None = None) -> dict:
         """See :meth:`Store.review`; waits for the change to be searchable."""
-        deadline = review_deadline(status, deadline)
-
-        def change(doc: dict) -> None:
-            check_transition(doc["status"], status)
-            doc["status"] = status
-            event = {"at": now_iso(), "status": status, "note": note, "user": user}
-            if deadline:
-                doc["deadline"] = event["deadline"] = deadline
-            doc["history"] = list(doc.get("history") or []) + [event]
-
-        return self._modify(item_id, "review", change)
+        return self._modify(item_id, "review", review_change(status, note, user, deadline))
 
     def add_note(self, item_id: str, text: str, user: str = "") -> dict:
         """See :meth:`Store.add_note`; searchable at once, like a review."""

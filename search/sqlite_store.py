@@ -34,10 +34,10 @@ from . import facets as facet_order
 from . import relevance
 from .columns import ItemColumns, csv_ints
 from .highlight import snippet
-from .items import (contact_kind, contact_values, day_of, merge, now_iso, prepare, review_deadline, since_prefix,
+from .items import (contact_kind, contact_values, day_of, merge, now_iso, prepare, since_prefix,
                      time_bounds, to_ms)
 from .store import (FACETS, NotFoundError, Query, SearchResult, Store, StoreError, UpsertResult,
-                    check_transition)
+                    review_change)
 from .tokenize import TokenPool, document_tokens, query_tokens
 
 SCHEMA_VERSION = 1
@@ -376,17 +376,7 @@ class SQLiteStore(Store):
     def review(self, item_id: str, status: str, note: str = "", user: str = "",
                deadline: str | None = None) -> dict:
         """See :meth:`Store.review`."""
-        deadline = review_deadline(status, deadline)
-
-        def change(item: dict) -> None:
-            check_transition(item["status"], status)
-            item["status"] = status
-            event = {"at": now_iso(), "status": status, "note": note, "user": user}
-            if deadline:
-                item["deadline"] = event["deadline"] = deadline
-            item["history"].append(event)
-
-        return self._modify(item_id, "review", change)
+        return self._modify(item_id, "review", review_change(status, note, user, deadline))
 
     def add_note(self, item_id: str, text: str, user: str = "") -> dict:
         """See :meth:`Store.add_note`."""
@@ -624,12 +614,13 @@ class _MatchCache:
         self.entries, self.rowids = entries, rowids
         self.seq = None
         self.data: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.held = 0  # rowids in self.data
         self.lock = threading.Lock()
 
     def get(self, match: str, seq: int) -> np.ndarray | None:
         with self.lock:
             if seq != self.seq:
-                self.seq, self.data = seq, OrderedDict()
+                self.seq, self.data, self.held = seq, OrderedDict(), 0
                 return None
             hit = self.data.get(match)
             if hit is not None:
@@ -641,9 +632,11 @@ class _MatchCache:
             if seq != self.seq or len(rowids) > self.rowids // 4:
                 return
             rowids.flags.writeable = False  # shared by later searches
+            old = self.data.pop(match, None)
+            self.held += len(rowids) - (0 if old is None else len(old))
             self.data[match] = rowids
-            while len(self.data) > self.entries or sum(len(v) for v in self.data.values()) > self.rowids:
-                self.data.popitem(last=False)
+            while len(self.data) > self.entries or self.held > self.rowids:
+                self.held -= len(self.data.popitem(last=False)[1])
 
 
 def _mask(cols: ItemColumns, rows: np.ndarray, query: Query, gte: int | None, lt: int | None) -> np.ndarray:

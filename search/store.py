@@ -22,6 +22,8 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from .items import now_iso, review_deadline
+
 STATUSES = ("new", "confirmed", "dismissed", "notice_sent", "removed", "still_online")
 # Review workflow: new → confirmed | dismissed → notice_sent → removed | still_online.
 TRANSITIONS = {
@@ -60,6 +62,23 @@ def check_transition(current: str, status: str) -> None:
     if status not in allowed:
         raise TransitionError(f"cannot move an item from {current} to {status} "
                               f"(from {current}: {', '.join(sorted(allowed)) or 'nothing'})")
+
+
+def review_change(status: str, note: str, user: str, deadline: str | None):
+    """What :meth:`Store.review` does to a stored item, for the backends to apply inside their
+    read-modify-write: check the transition, set the status and the takedown deadline, and
+    append the history event. The deadline is settled once, before any retry."""
+    deadline = review_deadline(status, deadline)
+
+    def change(item: dict) -> None:
+        check_transition(item["status"], status)
+        item["status"] = status
+        event = {"at": now_iso(), "status": status, "note": note, "user": user}
+        if deadline:
+            item["deadline"] = event["deadline"] = deadline
+        item["history"] = list(item.get("history") or []) + [event]
+
+    return change
 
 
 # Dismissing is the decision nobody looks at again, so whoever dismisses must say why.
