@@ -70,7 +70,7 @@ def signature(text: str) -> np.ndarray:
 
 
 class NearDupIndex:
-    """Assigns cluster ids; load with :meth:`open`, persist with :meth:`save`."""
+    """Assigns cluster ids; loads ``path`` when it exists, persists with :meth:`save`."""
 
     def __init__(self, path: Path | None = None):
         from datasketch import MinHashLSH
@@ -87,9 +87,9 @@ class NearDupIndex:
                 if len(saved) == 4 and saved[0] == _VERSION:
                     _, self.lsh, self.cluster_of, self.signatures = saved
                 else:
-                    # Signatures of another version: the items keep their clusters, reposts
-                    # of them start new ones.
-                    self.cluster_of = saved[-1]
+                    # Signatures of another version ((lsh, clusters) before versions were
+                    # saved): the items keep their clusters, reposts of them start new ones.
+                    self.cluster_of = saved[2] if len(saved) >= 3 else saved[1]
             except (OSError, pickle.PickleError, EOFError, ValueError, TypeError, IndexError):
                 pass  # a damaged index only costs grouping across runs; rebuilt from now on
 
