@@ -1,14 +1,15 @@
 """Objects shared by every crawler of a process (``crawl --all`` runs all sources in one).
 
-The worker pool, Chromium and the near-duplicate index are each made once per process for a
-key, counted per user, and handed back by the last user to be closed: one per crawler would
-multiply processes and memory, and two copies of the near-duplicate index saved one after the
-other would lose the clusters the first copy learnt.
+The worker pool (which holds the near-duplicate index) and Chromium are each made once per
+process for a key, counted per user, and handed back by the last user to be closed: one per
+crawler would multiply processes and memory, and two copies of the near-duplicate index
+saved one after the other would lose the clusters the first copy learnt.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Hashable, TypeVar
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 

@@ -1,10 +1,7 @@
-"""Store items in batches off the reactor thread; spool them when the store is down; record
+"""Store items in batches, in the worker process; spool them when the store is down; record
 the crawl run."""
 
 from __future__ import annotations
-
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 from scrapy import signals
 
@@ -13,7 +10,7 @@ from crawlers.resume import mark_done
 from crawlers.spiders.source import utc_now
 from pipelines import workers
 from search.spool import Spool
-from search.store import StoreError, open_store
+from search.store import StoreError, open_store, store_url
 
 
 class StorePipeline:
@@ -21,16 +18,19 @@ class StorePipeline:
 
     One upsert per item would make every page wait for a transaction and for jieba on the
     reactor thread. Items are instead collected for up to ``REPROWATCH_STORE_DELAY`` seconds
-    or ``REPROWATCH_STORE_BATCH`` items and written by one writer thread with
-    ``Store.bulk_upsert`` (which has the worker processes tokenise); each item's
-    ``process_item`` returns when its batch is stored, so "scraped" still means "stored".
+    or ``REPROWATCH_STORE_BATCH`` items and written with ``Store.bulk_upsert`` by the first
+    worker process (:func:`pipelines.workers.store_batch`; one writer, batches in order),
+    which also tokenises them; each item's ``process_item`` returns when its batch is
+    stored, so "scraped" still means "stored".
+    The crawl process opens the store too, to find out at once whether it is down and to
+    record the run.
     """
 
     def __init__(self, crawler):
         settings = crawler.settings
         self.crawler = crawler
         self.settings = settings
-        self.url = settings.get("REPROWATCH_STORE") or None
+        self.url = store_url(settings.get("REPROWATCH_STORE") or None)
         self.jobdir = settings.get("JOBDIR")
         self.batch_size = max(1, settings.getint("REPROWATCH_STORE_BATCH", 64))
         self.delay = settings.getfloat("REPROWATCH_STORE_DELAY", 0.2)
@@ -38,7 +38,6 @@ class StorePipeline:
         self.store = None
         self.spool = None
         self.workers = None
-        self.writer = None
         self.batches = None
         self.started = utc_now()
 
@@ -58,9 +57,6 @@ class StorePipeline:
     def open_spider(self):
         self.started = utc_now()
         self.workers = workers.acquire(self.settings)
-        # One writer: batches are stored in the order they were made, and SQLite has one
-        # writer at a time anyway.
-        self.writer = ThreadPoolExecutor(1, thread_name_prefix="store-writer")
         self.batches = workers.Batcher(self._write, self.batch_size, self.delay)
         try:
             self.store = open_store(self.url)
@@ -73,29 +69,16 @@ class StorePipeline:
         await self.batches(dict(item))
         return item
 
-    def _upsert(self, items: list[dict]) -> list:
-        """In the writer thread: outcomes in order; a malformed item (ValueError) gets its
-        error instead of failing its batch. StoreError (store down) propagates."""
-        try:
-            return [r.outcome for r in self.store.bulk_upsert(items, pool=self.workers)]
-        except ValueError:
-            outcomes = []
-            for item in items:
-                try:
-                    outcomes.append(self.store.upsert(item).outcome)
-                except ValueError as exc:
-                    outcomes.append(exc)
-            return outcomes
-
     async def _write(self, items: list[dict]) -> list:
         """Store a batch (spool it if the store is down); one result per item: None, or the
         ValueError of a malformed item."""
         outcomes = [None] * len(items)
         if self.store is not None:
             try:
-                outcomes = await asyncio.get_running_loop().run_in_executor(self.writer, self._upsert, items)
+                outcomes = await self.workers.run(workers.store_batch, items, self.url, first=True)
             except StoreError as exc:
                 self.logger.error("store failed, spooling from now on: %s", exc)
+                self.store.close()
                 self.store = None
         results, done = [], []
         for item, outcome in zip(items, outcomes):
@@ -119,7 +102,6 @@ class StorePipeline:
 
     async def close_spider(self):
         await self.batches.drain()
-        self.writer.shutdown(wait=True)
         workers.release(self.workers)
         if self.spool is not None:
             self.spool.close()

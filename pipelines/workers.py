@@ -1,11 +1,15 @@
-"""Worker processes for the CPU-heavy item work: classifying and index tokens.
+"""Worker processes for the CPU-heavy item work: dedup, classifying, and storing.
 
 Scrapy runs spiders, pipelines and the downloader on one thread. Classifying an item and
 cutting it into jieba words for the full-text index cost several times what
 downloading and parsing the page does, so on that thread they would halve the crawl rate.
 Here they run in ``REPROWATCH_WORKERS`` processes (default 1: the crawl itself keeps one
 core busy, a machine has two) and the pipelines await the results, so the reactor goes on
-downloading meanwhile. ``REPROWATCH_WORKERS = 0`` computes in the crawl process instead.
+downloading meanwhile. The near-duplicate index lives in the first worker
+(:func:`dedup_batch`), and the store is written from it too (:func:`store_batch`): the
+index's lookups, the store's tokens and its transactions then never take the crawl
+process's CPU or interpreter lock.
+``REPROWATCH_WORKERS = 0`` does all of it in one thread of the crawl process instead.
 
 Every crawler in a process shares one pool (``crawl --all`` runs all sources in one
 process); it starts with the first crawler that asks and stops when the last one is done.
@@ -16,12 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from functools import lru_cache
+from pathlib import Path
 
 from classifiers import Classifier
 from pipelines.shared import Shared
-from search.tokenize import _jieba, index_tokens
+from search.neardup import NearDupIndex, content_hash, signature
+from search.store import Store, StoreError, open_store
+from search.tokenize import _jieba
 
 
 @lru_cache(maxsize=4)
@@ -36,11 +43,62 @@ def verdicts(texts: list[str], rules_dir: str | None) -> list[dict]:
     return [clf.classify(t).as_dict() for t in texts]
 
 
-def signatures(texts: list[str]) -> list:
-    """The near-duplicate :func:`search.neardup.signature` of each text."""
-    from search.neardup import signature
+_INDEXES: dict[str, NearDupIndex] = {}
 
-    return [signature(t) for t in texts]
+
+def dedup_batch(items: list[tuple[str, str]], index_path: str) -> list[tuple[str, str]]:
+    """(content hash, cluster) of each (item id, text). A new item is clustered in the
+    near-duplicate index at ``index_path`` (loaded once per process and kept until
+    :func:`finish`), one item at a time, so two reposts in one batch cannot both start a
+    cluster of their own. Always called in the same worker (``Workers.run(first=True)``)."""
+    index = _INDEXES.get(index_path)
+    if index is None:
+        index = _INDEXES[index_path] = NearDupIndex(Path(index_path))
+    out = []
+    for item_id, text in items:
+        cluster = index.known(item_id)
+        if cluster is None:
+            cluster = index.assign(item_id, signature(text))
+        out.append((content_hash(text), cluster))
+    return out
+
+
+_STORES: dict[str, Store] = {}
+
+
+def store_batch(items: list[dict], url: str) -> list:
+    """Upsert ``items`` into the store at ``url`` (opened once per process): each item's
+    outcome (new, seen, changed), or the ValueError of a malformed item, which does not fail
+    its batch. StoreError (store down) propagates; the next call opens the store again.
+    Always called in the same worker, the store's one writer, so batches land in order."""
+    store = _STORES.get(url)
+    try:
+        if store is None:
+            store = _STORES[url] = open_store(url)
+        try:
+            return [r.outcome for r in store.bulk_upsert(items)]
+        except ValueError:
+            outcomes = []
+            for item in items:
+                try:
+                    outcomes.append(store.upsert(item).outcome)
+                except ValueError as exc:
+                    outcomes.append(exc)
+            return outcomes
+    except StoreError:
+        if _STORES.pop(url, None) is not None:
+            store.close()
+        raise
+
+
+def finish() -> None:
+    """Save the near-duplicate indexes and close the stores of this worker."""
+    try:
+        while _INDEXES:
+            _INDEXES.popitem()[1].save()
+    finally:
+        while _STORES:
+            _STORES.popitem()[1].close()
 
 
 def _warm(rules_dir: str | None) -> None:
@@ -49,90 +107,90 @@ def _warm(rules_dir: str | None) -> None:
     classifier(rules_dir)
 
 
-def _tokens_many(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [(index_tokens(title), index_tokens(text)) for title, text in pairs]
-
-
-class _Pending:
-    """A batch being tokenised, with the ``get`` of multiprocessing's AsyncResult."""
-
-    def __init__(self, future):
-        self._future = future
-
-    def get(self, timeout=None):
-        return self._future.result(timeout)
-
-
 class Workers:
-    """Worker processes: :meth:`run` awaits one function call in a worker; :meth:`map` and
-    :meth:`map_async` tokenise items for ``Store.bulk_upsert`` (the :class:`TokenPool` protocol).
+    """Worker processes, each a one-process ``concurrent.futures`` pool: :meth:`run` awaits
+    one function call in the least busy worker, or always in the first with ``first=True``
+    (calls that need one process's state: the near-duplicate index, the store's writer);
+    :meth:`batched` gathers single calls into one.
 
-    A ``concurrent.futures`` process pool, not ``multiprocessing.Pool``: the latter wakes its
+    ``concurrent.futures``, not ``multiprocessing.Pool``: the latter wakes its
     worker-maintenance thread on every task, which on a crawl's thousands of small calls cost
     the reactor's process more than the calls themselves."""
 
     def __init__(self, processes: int, rules_dir: str | None = None):
         self.processes = max(0, processes)
-        self._executor = None
         if self.processes:
-            self._executor = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=_warm, initargs=(rules_dir,))
+            spawn = multiprocessing.get_context("spawn")
+            self._lanes = [ProcessPoolExecutor(1, mp_context=spawn, initializer=_warm, initargs=(rules_dir,))
+                           for _ in range(self.processes)]
+        else:
+            self._lanes = [ThreadPoolExecutor(1, thread_name_prefix="reprowatch-worker")]
+        self._busy = [0] * len(self._lanes)  # calls sent to each and not answered yet
 
-    async def run(self, fn, *args):
-        """``fn(*args)`` in a worker (in this process without workers)."""
-        if self._executor is None:
-            return fn(*args)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+    async def run(self, fn, *args, first: bool = False):
+        """``fn(*args)`` in a worker (in a thread of this process without worker processes)."""
+        lane = 0 if first else min(range(len(self._lanes)), key=self._busy.__getitem__)
+        self._busy[lane] += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._lanes[lane], fn, *args)
+        finally:
+            self._busy[lane] -= 1
 
-    def map_async(self, items: list[dict]) -> _Pending:
-        """Start tokenising ``items`` (title, text) in a worker; ``.get()`` gives the tokens."""
-        pairs = [(i.get("title") or "", i.get("text") or "") for i in items]
-        if self._executor is None:
-            done = Future()
-            done.set_result(_tokens_many(pairs))
-            return _Pending(done)
-        return _Pending(self._executor.submit(_tokens_many, pairs))
-
-    def map(self, items: list[dict]) -> list[tuple[str, str]]:
-        """(title tokens, text tokens) for each item."""
-        return self.map_async(items).get()
-
-    def batched(self, fn_many, *extra, size: int = 32, delay: float = 0.1) -> "Batcher":
+    def batched(self, fn_many, *extra, size: int = 32, delay: float = 0.1, first: bool = False) -> Batcher:
         """A per-item coroutine that sends items to ``fn_many(list, *extra)`` in a worker, in batches."""
         async def run_batch(args: list) -> list:
-            return await self.run(fn_many, args, *extra)
+            return await self.run(fn_many, args, *extra, first=first)
 
         return Batcher(run_batch, size, delay)
 
     def close(self) -> None:
-        """Stop the workers."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        """Save the near-duplicate indexes, close the stores, stop the workers."""
+        lanes, self._lanes = self._lanes, []
+        try:
+            if lanes:
+                lanes[0].submit(finish).result()
+        finally:
+            for lane in lanes:
+                lane.shutdown(wait=True)
 
 
 class Batcher:
-    """Collects single calls for up to ``delay`` seconds or ``size`` calls and hands them to
-    ``run_batch`` (a coroutine function: list of arguments → list of results, in order) in
-    one go. A process-pool task or a store transaction costs about as much as classifying or
-    storing one short page, so one per page would spend the crawl's CPU on the overhead. A
-    result that is an exception is raised to its caller alone."""
+    """Collects single calls and hands them to ``run_batch`` (a coroutine function: list of
+    arguments → list of results, in order) in one go: when ``size`` calls wait, when the
+    first has waited ``delay`` seconds, or when no call came for ``quiet`` seconds (the
+    crawl has paused or ended, so waiting longer would only delay its last items). A
+    process-pool task or a store transaction costs about as much as classifying or storing
+    one short page, so one per page would spend the crawl's CPU on the overhead. A result
+    that is an exception is raised to its caller alone."""
 
-    def __init__(self, run_batch, size: int, delay: float):
+    def __init__(self, run_batch, size: int, delay: float, quiet: float = 0.02):
         self.run_batch, self.size, self.delay = run_batch, max(1, size), delay
+        self.quiet = min(quiet, delay)
         self.pending: list[tuple[object, asyncio.Future]] = []
         self.timer = None
+        self.first = self.last = 0.0  # loop times of the first and the latest pending call
         self.running: set[asyncio.Future] = set()
 
     async def __call__(self, arg):
         loop = asyncio.get_running_loop()
         result = loop.create_future()
         self.pending.append((arg, result))
+        self.last = loop.time()
         if len(self.pending) >= self.size:
             self._flush()
         elif self.timer is None:
-            self.timer = loop.call_later(self.delay, self._flush)
+            self.first = self.last
+            self.timer = loop.call_later(self.quiet, self._tick)
         return await result
+
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - self.last >= self.quiet or now - self.first >= self.delay:
+            self.timer = None
+            self._flush()
+        else:
+            self.timer = loop.call_later(min(self.last + self.quiet, self.first + self.delay) - now, self._tick)
 
     def _flush(self) -> None:
         if self.timer is not None:
@@ -179,4 +237,4 @@ def release(workers: Workers) -> None:
         workers.close()
 
 
-__all__ = ["Workers", "Batcher", "acquire", "release", "verdicts", "signatures", "classifier"]
+__all__ = ["Batcher", "Workers", "acquire", "classifier", "dedup_batch", "finish", "release", "store_batch", "verdicts"]
