@@ -40,7 +40,9 @@ from evidence.viewer import index_html
 
 FORMAT = "reprowatch-evidence-package/1"
 _CHUNK = 1 << 20
-_STORED = (".png", ".gz", ".docx", ".pdf", ".zip", ".jpg", ".jpeg", ".webp")
+# Members already compressed are stored as they are. Not the PDF: html_to_pdf leaves its
+# streams uncompressed for the ZIP to deflate.
+_STORED = (".png", ".gz", ".docx", ".zip", ".jpg", ".jpeg", ".webp")
 MIN_OPERATORS = 2  # 网络在线提取 is done by at least two officers
 
 
