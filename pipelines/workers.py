@@ -24,7 +24,6 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
-from classifiers import Classifier
 from pipelines.shared import Shared
 from search.neardup import NearDupIndex, content_hash, signature
 from search.store import Store, StoreError, open_store
@@ -32,8 +31,11 @@ from search.tokenize import _jieba
 
 
 @lru_cache(maxsize=4)
-def classifier(rules_dir: str | None) -> Classifier:
-    """The compiled classifier of this process (one per rules folder)."""
+def classifier(rules_dir: str | None):
+    """The compiled classifier of this process (one per rules folder; imported here, so the
+    crawl's own process, which only sends texts, does not load the classifier's modules)."""
+    from classifiers import Classifier
+
     return Classifier.load(rules_dir)
 
 
@@ -150,8 +152,11 @@ class Workers:
             if lanes:
                 lanes[0].submit(finish).result()
         finally:
+            # Nothing is left to wait for but the worker interpreters exiting (0.2 s with the
+            # classifier loaded); the executors reap them in the background, and the crawl's
+            # process waits for that only at its own exit.
             for lane in lanes:
-                lane.shutdown(wait=True)
+                lane.shutdown(wait=False)
 
 
 class Batcher:
