@@ -3,7 +3,8 @@
 Targets: macro-F1 >= 0.95, <= 2% of negatives flagged, every category's recall >= 0.90.
 The independent check corpus (written by another author, not used to write rules) must
 stay clear of the same floor on negatives and keep macro-F1 >= 0.90; corpus_blind3 (a fourth
-author) keeps the dev targets; corpus_blind4 (a fifth) keeps macro-F1 >= 0.90.
+author) keeps the dev targets; corpus_blind4 (a fifth) and corpus_blind5 (a sixth) keep
+macro-F1 >= 0.90.
 """
 
 import json
@@ -49,6 +50,10 @@ def test_dev_corpus_make_up():
     # notices and warnings, government one-stop services, English ads), then used for general
     # fixes; multi-label agency ads keep some categories' recall lower.
     ("corpus_blind4.jsonl", 0.92, 0.02, 0.80),
+    # Sixth author, measured blind at macro-F1 0.841 / 7.3 % negatives flagged (news, platform
+    # rules and warnings quoting ad wording, spam complaints; euphemisms without a category
+    # word), then used for general fixes (0.936 / 1.6 % after them).
+    ("corpus_blind5.jsonl", 0.90, 0.02, 0.75),
 ])
 def test_targets(classifier, name, macro, neg_rate, recall):
     report = evaluate(classifier, load(name))
