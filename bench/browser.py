@@ -23,8 +23,9 @@ text and no links. Then the same pages are crawled twice, each in a fresh subpro
 Speed is measured at the server, from the first to the last page request of each run, so
 browser start-up and shutdown are not counted for either. ``--rounds N`` alternates (b) and
 (a) N times, so that load from other processes hits both alike. Printed: pages/s of each
-run, the ratio (a)/(b) (target >= 90%), the CPU time per page of each process tree
-(start-up included; less sensitive than pages/s to load from other processes), and for (a)
+run, the ratio (a)/(b) (target >= 90%), the CPU time per page of each process tree, in
+total and by kind of process (start-up included; less sensitive than pages/s to load from
+other processes: on 2 cores the rendering is CPU-bound, so CPU per page decides), and for (a)
 the peak memory of the whole process tree (Python, the Playwright driver, every Chromium
 process) in each window of 500 pages (target: not growing after the first windows, the
 warm-up): RSS summed over the processes, which counts memory they share once per process,
@@ -36,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -130,8 +130,11 @@ class Site:
         return hits
 
 
-def tree_memory(pid: int) -> tuple[int, int]:
-    """``(RSS, PSS)`` in bytes of a process and all its descendants."""
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree(pid: int) -> list[int]:
+    """A process and all its descendants."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -141,11 +144,18 @@ def tree_memory(pid: int) -> tuple[int, int]:
             except (OSError, ValueError, IndexError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    rss = pss = 0
-    todo = [pid]
+    found, todo = [], [pid]
     while todo:
         p = todo.pop()
+        found.append(p)
         todo += children.get(p, [])
+    return found
+
+
+def tree_memory(pids: list[int]) -> tuple[int, int]:
+    """``(RSS, PSS)`` in bytes summed over processes."""
+    rss = pss = 0
+    for p in pids:
         try:
             with open(f"/proc/{p}/smaps_rollup") as fh:
                 for line in fh:
@@ -158,28 +168,55 @@ def tree_memory(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def process_cpu(root: int, pids: list[int], seen: dict[int, tuple[str, float]]) -> None:
+    """Record each process's kind and CPU seconds so far (the last reading is kept)."""
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            cpu = (int(fields[11]) + int(fields[12])) / TICK
+            if p not in seen:
+                with open(f"/proc/{p}/cmdline", "rb") as fh:
+                    cmd = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        if p in seen:
+            kind = seen[p][0]
+        else:
+            program = os.path.basename(cmd.split(" ")[0])
+            kind = ("crawl process" if p == root else
+                    "worker processes" if program.startswith("python") else
+                    "Playwright driver (node)" if program == "node" else
+                    "Chromium renderers" if "--type=renderer" in cmd else
+                    "Chromium browser process" if "--type=" not in cmd else
+                    "Chromium GPU, utility, zygote")
+        seen[p] = (kind, cpu)
 
 
-def run(args: list[str], site: Site, env: dict, log: Path) -> tuple[list[float], dict[int, list[int]], float]:
+def run(args: list[str], site: Site, env: dict, log: Path) -> tuple[list[float], dict[int, list[int]], float, dict]:
     """Run one crawl subprocess: page request times, peak tree [RSS, PSS] per window of pages,
-    and the CPU seconds of the process tree (every process in it is waited for by its parent)."""
+    and the CPU seconds of each kind of process in its tree (read from /proc every 0.5 s: a
+    process that ends loses what it used after its last reading; Chromium's processes are not
+    all waited for by their parents, so getrusage cannot count them)."""
     site.take()
-    cpu = children_cpu()
     peaks: dict[int, list[int]] = {}
+    seen: dict[int, tuple[str, float]] = {}
     with log.with_suffix(".out").open("w") as out, log.open("w") as err:
         proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=err)
         while proc.poll() is None:
             window = site.served() // WINDOW
-            rss, pss = tree_memory(proc.pid)
+            pids = tree(proc.pid)
+            rss, pss = tree_memory(pids)
+            process_cpu(proc.pid, pids, seen)
             peak = peaks.setdefault(window, [0, 0])
             peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
             time.sleep(0.5)
     if proc.returncode != 0:
         sys.exit(f"crawl failed ({proc.returncode}), see {log}")
-    return site.take(), peaks, children_cpu() - cpu
+    kinds: dict[str, float] = {}
+    for kind, seconds in seen.values():
+        kinds[kind] = kinds.get(kind, 0.0) + seconds
+    return site.take(), peaks, sum(kinds.values()), kinds
 
 
 BASELINE = '''
@@ -260,9 +297,9 @@ def main() -> int:
     plain = [sys.executable, str(work / "plain.py"), site.base, str(opts.pages)]
     ratios = []
     for n in range(1, opts.rounds + 1):
-        hits_b, _, cpu_b = run(plain, site, env, work / "plain.log")
+        hits_b, _, cpu_b, kinds_b = run(plain, site, env, work / "plain.log")
         shutil.rmtree(work / "data", ignore_errors=True)  # every round of (a) crawls afresh
-        hits_a, peaks, cpu_a = run(ours, site, env, work / "ours.log")
+        hits_a, peaks, cpu_a, kinds_a = run(ours, site, env, work / "ours.log")
         summary = json.loads((work / "ours.out").read_text())[0]
         a, b = rate(hits_a), rate(hits_b)
         ratios.append(a / b if b else 0.0)
@@ -273,6 +310,11 @@ def main() -> int:
               f"CPU {cpu_a / max(len(hits_a), 1) * 1000:4.0f} ms/page  ({summary['items']} items stored, {summary['flagged']} flagged, "
               f"errors {summary['errors'] or 'none'})")
         print(f"  ratio (a)/(b): {ratios[-1]:.0%}   (target >= 90%)  load average {os.getloadavg()[0]:.1f}")
+        print("  CPU ms/page by process kind:          (b)      (a)")
+        for kind in sorted(set(kinds_a) | set(kinds_b)):
+            per_b = kinds_b.get(kind, 0.0) / max(len(hits_b), 1) * 1000
+            per_a = kinds_a.get(kind, 0.0) / max(len(hits_a), 1) * 1000
+            print(f"    {kind:34s} {per_b:6.1f}   {per_a:6.1f}")
         print(f"  peak memory of (a)'s process tree per {WINDOW} pages (Python + driver + Chromium):")
         for window in sorted(peaks):
             lo, hi = window * WINDOW, min((window + 1) * WINDOW, len(hits_a))

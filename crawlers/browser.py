@@ -7,8 +7,9 @@ handler is installed only in browser sources' crawlers, see :func:`spider_settin
 Memory is the constraint on long crawls: Chromium keeps caches, JS heaps and history per
 browser context, so pages are rendered in ``BROWSER_CONTEXTS`` contexts (one by default) of
 at most ``PLAYWRIGHT_MAX_PAGES_PER_CONTEXT`` pages, each context retired after
-``BROWSER_CONTEXT_PAGES`` pages and closed as soon as its last page is closed
-(:class:`BrowserContextMiddleware`); pages are closed by the spider right after use.
+``BROWSER_CONTEXT_PAGES`` renders and closed as soon as its last render is done; a tab is
+navigated to the next page up to ``BROWSER_TAB_USES`` times and then closed
+(:class:`ContextPool`, run by :class:`ChromiumDownloadHandler`).
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from __future__ import annotations
 import logging
 import weakref
 from collections import Counter
+from urllib.parse import urldefrag
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
-from scrapy.exceptions import NotConfigured
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
-from scrapy_playwright.page import PageMethod
 
 logger = logging.getLogger(__name__)
 
 HANDLER = "crawlers.browser.ChromiumDownloadHandler"
+# Request meta: the source's `browser:` options in, what :func:`render` did out.
+RENDER, RENDERED = "reprowatch_render", "reprowatch_rendered"
 # How long to wait for a scroll or a click to bring something new before concluding it
 # brought nothing: long enough for an XHR to a slow host, short enough that a page that does
 # not lazy-load costs little (it is paid once per page, at the end).
@@ -64,14 +66,12 @@ _TO_BOTTOM = "() => { const s = document.scrollingElement || document.body; wind
 
 def spider_settings() -> dict:
     """Per-crawler settings that make a browser source's crawler render through Chromium."""
-    return {
-        "DOWNLOAD_HANDLERS": {"http": HANDLER, "https": HANDLER},
-        "DOWNLOADER_MIDDLEWARES": {"crawlers.browser.BrowserContextMiddleware": 950},
-    }
+    return {"DOWNLOAD_HANDLERS": {"http": HANDLER, "https": HANDLER}}
 
 
 class ChromiumDownloadHandler(ScrapyPlaywrightDownloadHandler):
-    """scrapy-playwright's download handler, one instance for both http and https.
+    """scrapy-playwright's download handler, one instance for both http and https, rendering
+    in recycled contexts.
 
     Scrapy builds one handler per scheme, and each scrapy-playwright handler starts its own
     Playwright driver (a Node.js process of 100+ MB) and, on a site mixing schemes, its own
@@ -81,12 +81,53 @@ class ChromiumDownloadHandler(ScrapyPlaywrightDownloadHandler):
 
     _by_crawler: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        settings = crawler.settings
+        self.pool = ContextPool(max(settings.getint("BROWSER_CONTEXTS", 1), 1),
+                                max(settings.getint("BROWSER_CONTEXT_PAGES", 1000), 1),
+                                max(settings.getint("BROWSER_TAB_USES", 1), 1))
+
     @classmethod
     def from_crawler(cls, crawler):
         handler = cls._by_crawler.get(crawler)
         if handler is None:
             handler = cls._by_crawler[crawler] = cls(crawler)
         return handler
+
+    async def _download_request(self, request, spider=None):
+        # Every rendered request (a retry too) is given the pool's current context and,
+        # when one suits, an idle tab of it. The tab comes back in the request's meta
+        # ("playwright_include_page"), is taken out again here, so it never reaches the
+        # spider, and goes back to the pool.
+        name = self.pool.assign()
+        meta = request.meta
+        meta["playwright_context"] = name
+        meta["playwright_context_kwargs"] = CONTEXT_KWARGS
+        meta["playwright_include_page"] = True
+        tab = await self.pool.tab(name, request.url)
+        if tab is not None:
+            meta["playwright_page"] = tab
+            self.stats.inc_value("reprowatch/browser/tabs_reused")
+        response = None
+        try:
+            response = await super()._download_request(request, spider)
+            return response
+        finally:
+            page = meta.pop("playwright_page", None)
+            reusable = response is not None and 200 <= response.status < 300
+            if await self.pool.release(name, page, reusable):
+                self.stats.inc_value("reprowatch/browser/contexts_recycled")
+
+    async def _apply_page_methods(self, page, request, spider) -> None:
+        # The source's `browser:` options, applied here rather than as a PageMethod:
+        # scrapy-playwright waits for the "load" event after every PageMethod, which would
+        # hold each page open until its last image arrived although wait_for has already
+        # found the content (and costs a round trip to Chromium per page).
+        options = request.meta.get(RENDER)
+        if options is not None:
+            request.meta[RENDERED] = await render(page, options)
+        await super()._apply_page_methods(page, request, spider)
 
     async def close(self) -> None:
         # Scrapy closes the handler once per scheme it serves.
@@ -101,14 +142,11 @@ def request_meta(options: dict) -> dict:
     timeout_ms = options["timeout"] * 1000
     return {
         "playwright": True,
-        # The spider closes the page itself once it has the rendered DOM (evidence capture
-        # will screenshot it first); failed renders are closed by BrowserContextMiddleware.
-        "playwright_include_page": True,
         # With a wait_for there is no need to wait for images and fonts ("load"): the
         # selector says when the content is there.
         "playwright_page_goto_kwargs": {"wait_until": "domcontentloaded" if options.get("wait_for") else "load",
                                         "timeout": timeout_ms},
-        "playwright_page_methods": [PageMethod(render, options)],
+        RENDER: options,
     }
 
 
@@ -198,24 +236,34 @@ async def _click(page, target: str, timeout_ms: float, settle_ms: float) -> int:
 
 
 class ContextPool:
-    """Spreads pages over ``contexts`` browser contexts; each is retired after ``pages`` pages.
+    """Browser contexts and the tabs open in them, reused across renders.
 
-    A retired context takes no new page and is closed once the last page given to it is
-    released, so no render is cut off and Chromium gets the context's memory back.
+    Renders are spread over ``contexts`` contexts; each is retired after ``pages`` renders,
+    takes no new render then, and is closed once the last render given to it is released,
+    so no render is cut off and Chromium gets the context's memory back.
+
+    A tab that rendered a page successfully is kept and navigated to the next page of its
+    context, up to ``tab_uses`` renders: a new tab costs Chromium a new renderer process
+    and cold caches, about half the CPU of rendering a small page (bench/browser.py). A tab
+    is not reused for a page of the document it shows (``/#/item/1`` → ``/#/item/2``), which
+    would be a same-document navigation that keeps the old DOM around until the app has
+    re-rendered; such a page gets a new tab.
     """
 
-    def __init__(self, contexts: int, pages: int):
+    def __init__(self, contexts: int, pages: int, tab_uses: int = 1):
         self.generation = [0] * contexts
         self.given = [0] * contexts
         self.next_slot = 0
         self.pages = pages
+        self.tab_uses = tab_uses
         self.pending: Counter[str] = Counter()
         self.retired: set[str] = set()
         self.contexts: dict[str, object] = {}
-        self.closed = 0
+        self.idle: dict[str, list] = {}
+        self.uses: dict[object, int] = {}
 
     def assign(self) -> str:
-        """The context name for the next page."""
+        """The context name for the next render."""
         slot = self.next_slot
         self.next_slot = (slot + 1) % len(self.generation)
         name = f"render-{slot}-{self.generation[slot]}"
@@ -227,88 +275,56 @@ class ContextPool:
             self.given[slot] = 0
         return name
 
-    def seen(self, name: str, context) -> None:
-        """Remember the context object behind a name (learnt from one of its pages)."""
-        self.contexts.setdefault(name, context)
+    async def tab(self, name: str, url: str):
+        """An idle tab of context ``name`` to render ``url`` in, or None for a new tab.
 
-    async def release(self, name: str) -> None:
-        """One page of ``name`` is done; close the context if it is retired and idle."""
+        When no idle tab suits, one idle tab is closed: every open tab holds one of the
+        context's page slots, and the new tab needs one.
+        """
+        idle = [page for page in self.idle.get(name, []) if not page.is_closed()]
+        self.idle[name] = idle
+        if not idle:
+            return None
+        document = urldefrag(url)[0]
+        for n, page in enumerate(idle):
+            if urldefrag(page.url)[0] != document:
+                return idle.pop(n)
+        await _close(idle.pop(0))
+        return None
+
+    async def release(self, name: str, page=None, reusable: bool = False) -> bool:
+        """A render in context ``name`` is done: keep its tab (``page``) for the next render
+        when ``reusable``, else close it; close the context if it is retired and has nothing
+        left to render. True when this closed the context."""
+        if page is not None:
+            self.contexts.setdefault(name, page.context)
+            uses = self.uses.get(page, 0) + 1
+            if reusable and name not in self.retired and uses < self.tab_uses and not page.is_closed():
+                self.uses[page] = uses
+                self.idle.setdefault(name, []).append(page)
+            else:
+                self.uses.pop(page, None)
+                await _close(page)
         self.pending[name] -= 1
         if self.pending[name] > 0 or name not in self.retired:
-            return
+            return False
         del self.pending[name]
         self.retired.discard(name)
+        for page in self.idle.pop(name, []):
+            self.uses.pop(page, None)
         context = self.contexts.pop(name, None)
-        if context is not None:
-            self.closed += 1
-            try:
-                await context.close()
-            except PlaywrightError:
-                pass  # the browser went away first; nothing is left to free
+        if context is None:
+            return False
+        try:
+            await context.close()
+        except PlaywrightError:
+            pass  # the browser went away first; nothing is left to free
+        return True
 
 
-class BrowserContextMiddleware:
-    """Gives each rendered request a context from a :class:`ContextPool`; recycles contexts.
-
-    Pages of failed renders (exceptions, non-2xx answers) are closed here, before the retry
-    middleware sees them: a retried request re-queued with its page still open would hold a
-    page slot while it waits in the scheduler, and enough of them would stall the crawl.
-    """
-
-    _TOKEN = "reprowatch_context"
-
-    def __init__(self, pool: ContextPool, stats):
-        self.pool = pool
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        contexts = crawler.settings.getint("BROWSER_CONTEXTS", 1)
-        pages = crawler.settings.getint("BROWSER_CONTEXT_PAGES", 100)
-        if contexts <= 0 or pages <= 0:
-            raise NotConfigured
-        return cls(ContextPool(contexts, pages), crawler.stats)
-
-    def process_request(self, request):
-        if request.meta.get("playwright") and self._TOKEN not in request.meta:
-            name = self.pool.assign()
-            request.meta[self._TOKEN] = name
-            request.meta["playwright_context"] = name
-            request.meta["playwright_context_kwargs"] = CONTEXT_KWARGS
-        return None
-
-    async def process_response(self, request, response):
-        name = request.meta.pop(self._TOKEN, None)
-        if name is None:
-            return response
-        page = request.meta.get("playwright_page")
-        if page is not None and 200 <= response.status < 300 and not page.is_closed():
-            self.pool.seen(name, page.context)
-            # Released when the spider closes the page after parsing it.
-            page.once("close", lambda _page: self._closed(name))
-            return response
-        await self._discard(name, request)
-        return response
-
-    async def process_exception(self, request, exception):
-        name = request.meta.pop(self._TOKEN, None)
-        if name is not None:
-            await self._discard(name, request)
-        return None
-
-    async def _closed(self, name: str) -> None:
-        before = self.pool.closed
-        await self.pool.release(name)
-        if self.pool.closed > before:
-            self.stats.inc_value("reprowatch/browser/contexts_recycled")
-
-    async def _discard(self, name: str, request) -> None:
-        page = request.meta.pop("playwright_page", None)
-        if page is not None:
-            self.pool.seen(name, page.context)
-            if not page.is_closed():
-                try:
-                    await page.close()
-                except PlaywrightError:
-                    pass
-        await self._closed(name)
+async def _close(page) -> None:
+    if not page.is_closed():
+        try:
+            await page.close()
+        except PlaywrightError:
+            pass  # the browser or the context went away first

@@ -92,8 +92,15 @@ PLAYWRIGHT_LAUNCH_OPTIONS = {
 PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 8
 BROWSER_CONTEXTS = 1
 # A context is retired after this many pages and closed when its last page closes, so a
-# months-long crawl of a leaky single-page app does not grow Chromium's memory.
-BROWSER_CONTEXT_PAGES = 100
+# months-long crawl of a leaky single-page app does not grow Chromium's memory. A new context
+# costs ~2 s of CPU (new renderer processes, cold caches): every 100 pages that was 10 % of
+# the render (bench/browser.py), every 1,000 it is 1 %, and memory still levels off.
+BROWSER_CONTEXT_PAGES = int(os.environ.get("REPROWATCH_BROWSER_CONTEXT_PAGES", "1000"))
+# A tab is navigated to the next page of its context after a successful render, up to this
+# many pages, instead of being closed: a new tab is a new renderer process. On the bench's
+# 1,000 pages (bench/browser.py): 1 use 7.1 pages/s, peak PSS 1,054 MiB; 10 uses 13.0 pages/s,
+# 1,146 MiB; 50 uses 13.1 pages/s, 1,692 MiB (each tab's heap grows with its pages).
+BROWSER_TAB_USES = int(os.environ.get("REPROWATCH_BROWSER_TAB_USES", "10"))
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000  # ms; per source: browser.timeout
 
 # Trap control: a URL shape (digits and query values abstracted) that has produced this

@@ -120,6 +120,10 @@ class StorePipeline:
                "robots_blocked": stats.get("reprowatch/robots_blocked", 0),
                "trap_dropped": stats.get("reprowatch/trap_dropped", 0),
                "errors": errors, "finish_reason": reason}
+        if stats.get("reprowatch/browser/pages"):
+            run["browser"] = {key: stats.get(f"reprowatch/browser/{key}", 0) for key in
+                              ("pages", "clicks", "scrolls", "wait_for_timeout", "tabs_reused",
+                               "contexts_recycled")}
         try:
             store = self.store or open_store(self.url)
             store.record_run(run)

@@ -107,6 +107,26 @@ def test_robots_txt_is_fetched_and_private_pages_are_not(crawled):
     assert not [p for p in paths if p.startswith("/private/")]
 
 
+def run_record(data) -> dict:
+    db = sqlite3.connect(data / "rw.db")
+    try:
+        return json.loads(db.execute("SELECT doc FROM runs ORDER BY rowid DESC LIMIT 1").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_contexts_are_recycled_without_losing_a_page(crawled, sources_dir, cli_bin, tmp_path):
+    proc = crawl(cli_bin, sources_dir, tmp_path, env={"REPROWATCH_BROWSER_CONTEXT_PAGES": "3"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    db = sqlite3.connect(tmp_path / "rw.db")
+    assert {r[0] for r in db.execute("SELECT url FROM items")} == set(crawled["items"])
+    db.close()
+    browser = run_record(tmp_path)["browser"]
+    assert browser["pages"] >= len(JSAPP)
+    # A context every 3 pages, each closed once its last page was done.
+    assert browser["contexts_recycled"] >= browser["pages"] // 3 >= 2
+
+
 def test_missing_chromium_is_a_clear_error(web, sources_dir, cli_bin, tmp_path):
     before = len(web.requests)
     proc = crawl(cli_bin, sources_dir, tmp_path, env={"REPROWATCH_CHROMIUM": str(tmp_path / "no-chromium")})
@@ -176,3 +196,96 @@ def test_render_scrolls_until_nothing_new_and_clicks_by_css():
 def test_render_scroll_count_and_wait_for_timeout():
     done, posts = _render({"wait_for": ".never", "scroll": 2, "timeout": 0.5})
     assert done["wait_for"] == "timeout" and done["scrolls"] == 2 and posts == 15
+
+
+# -- tabs reused across documents ------------------------------------------------------------
+# A JavaScript-built site of many documents (/t/0 … /t/29, page n links to 2n+1 and 2n+2):
+# the demo app is one document with hash routes, where tabs are never reused. /t/7 also
+# shows an image that never arrives: with wait_for, the page is read once its content is
+# there, without waiting for the "load" event.
+
+TAB_PAGES = 30
+TAB_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>t</title></head>
+<body><div id="app"></div>{img}<script>
+var d = {data}, app = document.getElementById('app');
+var h = document.createElement('h1'); h.textContent = d.title; app.appendChild(h);
+var p = document.createElement('p'); p.className = 'text'; p.textContent = d.text; app.appendChild(p);
+d.links.forEach(function (k) {{ var a = document.createElement('a'); a.href = '/t/' + k;
+  a.textContent = '第' + k + '页'; app.appendChild(a); }});
+</script></body></html>"""
+
+
+@pytest.fixture(scope="module")
+def tab_site():
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802
+            if self.path == "/never.png":
+                time.sleep(60)  # longer than the source's browser timeout
+                return
+            n = int(self.path[3:]) if self.path.startswith("/t/") and self.path[3:].isdigit() else -1
+            if not 0 <= n < TAB_PAGES:
+                body, status = b"not found", 404
+            else:
+                data = {"title": f"第{n}页", "text": f"第{n}页的正文，编号{n}号。",
+                        "links": [k for k in (2 * n + 1, 2 * n + 2) if k < TAB_PAGES]}
+                body, status = TAB_PAGE.format(data=json.dumps(data, ensure_ascii=False),
+                                               img='<img src="/never.png">' if n == 7 else "").encode(), 200
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request, client_address):
+            pass  # Chromium closing the connection of the image it no longer wants
+
+    server = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_reused_tabs_render_each_page_of_its_own(tab_site, cli_bin, tmp_path):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    (sources / "tabs.yaml").write_text(f"""\
+name: tabs
+type: html
+render: browser
+start_urls: ['{tab_site}/t/0']
+allowed_domains: [127.0.0.1]
+follow: ['/t/\\d+$']
+items: ['/t/\\d+$']
+selectors: {{title: h1, text: '#app .text'}}
+browser: {{wait_for: '#app h1', timeout: 10}}
+max_pages: 100
+obey_robots: false
+""", encoding="utf-8")
+    data = tmp_path / "data"
+    proc = run_crawl(cli_bin, sources, data, "tabs", timeout=120,
+                     env={"REPROWATCH_BROWSER_TAB_USES": "4", "REPROWATCH_BROWSER_CONTEXT_PAGES": "10"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    db = sqlite3.connect(data / "rw.db")
+    items = {url: (title, text) for url, title, text in db.execute("SELECT url, title, text FROM items")}
+    db.close()
+    assert len(items) == TAB_PAGES
+    for n in range(TAB_PAGES):
+        title, text = items[f"{tab_site}/t/{n}"]
+        assert title == f"第{n}页" and f"编号{n}号" in text, (n, title, text)
+    browser = run_record(data)["browser"]
+    assert browser["pages"] == TAB_PAGES and browser["wait_for_timeout"] == 0
+    # Tabs reused (up to 3 times each), and every context of 10 renders closed when done.
+    assert browser["tabs_reused"] >= 5
+    assert browser["contexts_recycled"] >= 2

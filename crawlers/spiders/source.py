@@ -90,7 +90,7 @@ class SourceSpider(scrapy.Spider):
             from crawlers.browser import request_meta
 
             meta = {**request_meta(self._browser), **meta}
-            callback, errback = self.parse_rendered, self.on_render_error
+            callback = self.parse_rendered
         return scrapy.Request(url, callback=callback, errback=errback,
                               headers=self.source.headers or None, meta=meta)
 
@@ -143,14 +143,12 @@ class SourceSpider(scrapy.Spider):
 
     # -- browser --------------------------------------------------------------------------
 
-    async def parse_rendered(self, response):
-        """A page Chromium rendered: close the page, then parse its DOM like any page."""
-        page = response.meta.pop("playwright_page", None)
-        if page is not None:
-            await page.close()
-        methods = response.meta.get("playwright_page_methods") or []
-        done = methods[0].result if methods else None
-        if isinstance(done, dict):
+    def parse_rendered(self, response):
+        """A page Chromium rendered: count what the render did, then parse its DOM like any page."""
+        from crawlers.browser import RENDERED
+
+        done = response.meta.get(RENDERED)
+        if done is not None:
             stats = self.crawler.stats
             stats.inc_value("reprowatch/browser/pages")
             stats.inc_value("reprowatch/browser/clicks", done["clicks"])
@@ -159,15 +157,7 @@ class SourceSpider(scrapy.Spider):
                 stats.inc_value("reprowatch/browser/wait_for_timeout")
                 self.logger.warning("%s: %r never appeared; parsed as rendered", response.url,
                                     self.source.browser.wait_for)
-        for out in self.parse(response):
-            yield out
-
-    async def on_render_error(self, failure):
-        """A failed render: close its page if still open, then count the failure."""
-        page = failure.request.meta.pop("playwright_page", None)
-        if page is not None and not page.is_closed():
-            await page.close()
-        self.on_error(failure)
+        yield from self.parse(response)
 
     # -- html -----------------------------------------------------------------------------
 
