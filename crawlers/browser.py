@@ -119,6 +119,23 @@ class ChromiumDownloadHandler(ScrapyPlaywrightDownloadHandler):
             if await self.pool.release(name, page, reusable):
                 self.stats.inc_value("reprowatch/browser/contexts_recycled")
 
+    async def _create_browser_context(self, name, context_kwargs, spider=None):
+        wrapper = await super()._create_browser_context(name, context_kwargs, spider)
+        wrapper.context.on("page", self._close_popup)
+        return wrapper
+
+    async def _close_popup(self, page) -> None:
+        # Playwright lets pages open windows freely (no popup blocker), and ad sites open
+        # them on load; nobody would close them before the context is retired, so a context
+        # of 1,000 renders could hold hundreds. Our own tabs have no opener.
+        try:
+            opener = await page.opener()
+        except PlaywrightError:
+            return
+        if opener is not None:
+            self.stats.inc_value("reprowatch/browser/popups_closed")
+            await _close(page)
+
     async def _apply_page_methods(self, page, request, spider) -> None:
         # The source's `browser:` options, applied here rather than as a PageMethod:
         # scrapy-playwright waits for the "load" event after every PageMethod, which would

@@ -123,7 +123,7 @@ class StorePipeline:
         if stats.get("reprowatch/browser/pages"):
             run["browser"] = {key: stats.get(f"reprowatch/browser/{key}", 0) for key in
                               ("pages", "clicks", "scrolls", "wait_for_timeout", "tabs_reused",
-                               "contexts_recycled")}
+                               "contexts_recycled", "popups_closed")}
         try:
             store = self.store or open_store(self.url)
             store.record_run(run)

@@ -202,7 +202,7 @@ def test_render_scroll_count_and_wait_for_timeout():
 # A JavaScript-built site of many documents (/t/0 … /t/29, page n links to 2n+1 and 2n+2):
 # the demo app is one document with hash routes, where tabs are never reused. /t/7 also
 # shows an image that never arrives: with wait_for, the page is read once its content is
-# there, without waiting for the "load" event.
+# there, without waiting for the "load" event; /t/3 opens a window on load.
 
 TAB_PAGES = 30
 TAB_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>t</title></head>
@@ -213,6 +213,10 @@ var p = document.createElement('p'); p.className = 'text'; p.textContent = d.tex
 d.links.forEach(function (k) {{ var a = document.createElement('a'); a.href = '/t/' + k;
   a.textContent = '第' + k + '页'; app.appendChild(a); }});
 </script></body></html>"""
+
+
+POPUP = """<!DOCTYPE html><html><body>广告<script>
+setInterval(function () { fetch('/beacon'); }, 50);</script></body></html>"""
 
 
 @pytest.fixture(scope="module")
@@ -228,6 +232,16 @@ def tab_site():
             if self.path == "/never.png":
                 time.sleep(60)  # longer than the source's browser timeout
                 return
+            if self.path == "/beacon":
+                beacons.append(time.monotonic())
+            if self.path in ("/popup", "/beacon"):
+                body = POPUP.encode() if self.path == "/popup" else b"ok"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             n = int(self.path[3:]) if self.path.startswith("/t/") and self.path[3:].isdigit() else -1
             if not 0 <= n < TAB_PAGES:
                 body, status = b"not found", 404
@@ -235,7 +249,8 @@ def tab_site():
                 data = {"title": f"第{n}页", "text": f"第{n}页的正文，编号{n}号。",
                         "links": [k for k in (2 * n + 1, 2 * n + 2) if k < TAB_PAGES]}
                 body, status = TAB_PAGE.format(data=json.dumps(data, ensure_ascii=False),
-                                               img='<img src="/never.png">' if n == 7 else "").encode(), 200
+                                               img='<img src="/never.png">' if n == 7 else
+                                               "<script>window.open('/popup')</script>" if n == 3 else "").encode(), 200
             self.send_response(status)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -251,20 +266,23 @@ def tab_site():
         def handle_error(self, request, client_address):
             pass  # Chromium closing the connection of the image it no longer wants
 
+    beacons: list[float] = []
     server = Server(("127.0.0.1", 0), Handler)
+    server.beacons = beacons
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
     server.shutdown()
 
 
 def test_reused_tabs_render_each_page_of_its_own(tab_site, cli_bin, tmp_path):
+    base = f"http://127.0.0.1:{tab_site.server_address[1]}"
     sources = tmp_path / "sources"
     sources.mkdir()
     (sources / "tabs.yaml").write_text(f"""\
 name: tabs
 type: html
 render: browser
-start_urls: ['{tab_site}/t/0']
+start_urls: ['{base}/t/0']
 allowed_domains: [127.0.0.1]
 follow: ['/t/\\d+$']
 items: ['/t/\\d+$']
@@ -282,10 +300,14 @@ obey_robots: false
     db.close()
     assert len(items) == TAB_PAGES
     for n in range(TAB_PAGES):
-        title, text = items[f"{tab_site}/t/{n}"]
+        title, text = items[f"{base}/t/{n}"]
         assert title == f"第{n}页" and f"编号{n}号" in text, (n, title, text)
     browser = run_record(data)["browser"]
     assert browser["pages"] == TAB_PAGES and browser["wait_for_timeout"] == 0
     # Tabs reused (up to 3 times each), and every context of 10 renders closed when done.
     assert browser["tabs_reused"] >= 5
     assert browser["contexts_recycled"] >= 2
+    # /t/3 opened a window that calls home every 50 ms for as long as it is open: it was
+    # closed at once, not with its context.
+    assert browser["popups_closed"] == 1
+    assert len(tab_site.beacons) <= 3, len(tab_site.beacons)
