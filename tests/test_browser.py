@@ -234,16 +234,10 @@ def tab_site():
                 return
             if self.path == "/beacon":
                 beacons.append(time.monotonic())
-            if self.path in ("/popup", "/beacon"):
-                body = POPUP.encode() if self.path == "/popup" else b"ok"
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                return
             n = int(self.path[3:]) if self.path.startswith("/t/") and self.path[3:].isdigit() else -1
-            if not 0 <= n < TAB_PAGES:
+            if self.path in ("/popup", "/beacon"):
+                body, status = (POPUP.encode() if self.path == "/popup" else b"ok"), 200
+            elif not 0 <= n < TAB_PAGES:
                 body, status = b"not found", 404
             else:
                 data = {"title": f"第{n}页", "text": f"第{n}页的正文，编号{n}号。",
