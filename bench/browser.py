@@ -1,6 +1,6 @@
 """Browser rendering: our `render: browser` crawl against plain scrapy-playwright, same pages.
 
-    .venv/bin/python bench/browser.py [--pages 2000] [--rounds 1] [--auto-extract] [--keep DIR]
+    .venv/bin/python bench/browser.py [--pages 2000] [--rounds 1] [--auto-extract] [--only-ours] [--keep DIR]
 
 Generates a JavaScript-rendered site of ``--pages`` pages and serves it on 127.0.0.1 from a
 ThreadingHTTPServer in a thread of this process. Every page is an empty ``<div id="app">``
@@ -29,7 +29,8 @@ other processes: on 2 cores the rendering is CPU-bound, so CPU per page decides)
 the peak memory of the whole process tree (Python, the Playwright driver, every Chromium
 process) in each window of 500 pages (target: not growing after the first windows, the
 warm-up): RSS summed over the processes, which counts memory they share once per process,
-and PSS, which splits it among them.
+and PSS, which splits it among them, also by kind of process. ``--only-ours`` skips (b):
+for memory over long crawls (``--pages 5000``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,7 +93,7 @@ class Site:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 path = self.path.split("?")[0]
                 body, status = b"not found", 404
                 if path.startswith("/p/") and path[3:].isdigit() and int(path[3:]) < site.pages:
@@ -152,9 +152,10 @@ def tree(pid: int) -> list[int]:
     return found
 
 
-def tree_memory(pids: list[int]) -> tuple[int, int]:
-    """``(RSS, PSS)`` in bytes summed over processes."""
+def tree_memory(pids: list[int]) -> tuple[int, int, dict[int, int]]:
+    """``(RSS, PSS)`` in bytes summed over processes, and the PSS of each."""
     rss = pss = 0
+    each: dict[int, int] = {}
     for p in pids:
         try:
             with open(f"/proc/{p}/smaps_rollup") as fh:
@@ -162,10 +163,11 @@ def tree_memory(pids: list[int]) -> tuple[int, int]:
                     if line.startswith("Rss:"):
                         rss += int(line.split()[1]) * 1024
                     elif line.startswith("Pss:"):
-                        pss += int(line.split()[1]) * 1024
+                        each[p] = int(line.split()[1]) * 1024
+                        pss += each[p]
         except OSError:
             pass  # the process ended meanwhile
-    return rss, pss
+    return rss, pss, each
 
 
 def process_cpu(root: int, pids: list[int], seen: dict[int, tuple[str, float]]) -> None:
@@ -193,23 +195,29 @@ def process_cpu(root: int, pids: list[int], seen: dict[int, tuple[str, float]]) 
         seen[p] = (kind, cpu)
 
 
-def run(args: list[str], site: Site, env: dict, log: Path) -> tuple[list[float], dict[int, list[int]], float, dict]:
-    """Run one crawl subprocess: page request times, peak tree [RSS, PSS] per window of pages,
-    and the CPU seconds of each kind of process in its tree (read from /proc every 0.5 s: a
-    process that ends loses what it used after its last reading; Chromium's processes are not
-    all waited for by their parents, so getrusage cannot count them)."""
+def run(args: list[str], site: Site, env: dict, log: Path) -> tuple[list[float], dict, float, dict]:
+    """Run one crawl subprocess: page request times, peak memory per window of pages, and the
+    CPU seconds of each kind of process in its tree (read from /proc every 0.5 s: a process
+    that ends loses what it used after its last reading; Chromium's processes are not all
+    waited for by their parents, so getrusage cannot count them). Peak memory per window:
+    ``{"RSS": bytes, "PSS": bytes, <kind>: PSS bytes of that kind of process}``."""
     site.take()
-    peaks: dict[int, list[int]] = {}
+    peaks: dict[int, dict[str, int]] = {}
     seen: dict[int, tuple[str, float]] = {}
     with log.with_suffix(".out").open("w") as out, log.open("w") as err:
         proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=err)
         while proc.poll() is None:
             window = site.served() // WINDOW
             pids = tree(proc.pid)
-            rss, pss = tree_memory(pids)
+            rss, pss, each = tree_memory(pids)
             process_cpu(proc.pid, pids, seen)
-            peak = peaks.setdefault(window, [0, 0])
-            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            sample = {"RSS": rss, "PSS": pss}
+            for pid, value in each.items():
+                if pid in seen:
+                    sample[seen[pid][0]] = sample.get(seen[pid][0], 0) + value
+            peak = peaks.setdefault(window, {})
+            for key, value in sample.items():
+                peak[key] = max(peak.get(key, 0), value)
             time.sleep(0.5)
     if proc.returncode != 0:
         sys.exit(f"crawl failed ({proc.returncode}), see {log}")
@@ -274,6 +282,8 @@ def main() -> int:
     parser.add_argument("--auto-extract", action="store_true",
                         help="no CSS selectors in (a)'s source: automatic main-text extraction")
     parser.add_argument("--keep", help="keep the work folder (logs, store) here")
+    parser.add_argument("--only-ours", action="store_true",
+                        help="crawl with (a) only, for memory over long crawls (no ratio)")
     opts = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from crawlers.settings import PLAYWRIGHT_LAUNCH_OPTIONS
@@ -297,31 +307,38 @@ def main() -> int:
     plain = [sys.executable, str(work / "plain.py"), site.base, str(opts.pages)]
     ratios = []
     for n in range(1, opts.rounds + 1):
-        hits_b, _, cpu_b, kinds_b = run(plain, site, env, work / "plain.log")
+        hits_b, cpu_b, kinds_b = [], 0.0, {}
+        if not opts.only_ours:
+            hits_b, _, cpu_b, kinds_b = run(plain, site, env, work / "plain.log")
         shutil.rmtree(work / "data", ignore_errors=True)  # every round of (a) crawls afresh
         hits_a, peaks, cpu_a, kinds_a = run(ours, site, env, work / "ours.log")
         summary = json.loads((work / "ours.out").read_text())[0]
         a, b = rate(hits_a), rate(hits_b)
-        ratios.append(a / b if b else 0.0)
         print(f"round {n}:", flush=True)
-        print(f"  (b) plain scrapy-playwright               {len(hits_b):6d} pages  {b:7.1f} pages/s  "
-              f"CPU {cpu_b / max(len(hits_b), 1) * 1000:4.0f} ms/page")
+        if not opts.only_ours:
+            print(f"  (b) plain scrapy-playwright               {len(hits_b):6d} pages  {b:7.1f} pages/s  "
+                  f"CPU {cpu_b / max(len(hits_b), 1) * 1000:4.0f} ms/page")
         print(f"  (a) ours, render: browser + pipelines     {len(hits_a):6d} pages  {a:7.1f} pages/s  "
               f"CPU {cpu_a / max(len(hits_a), 1) * 1000:4.0f} ms/page  ({summary['items']} items stored, {summary['flagged']} flagged, "
               f"errors {summary['errors'] or 'none'})")
-        print(f"  ratio (a)/(b): {ratios[-1]:.0%}   (target >= 90%)  load average {os.getloadavg()[0]:.1f}")
+        if not opts.only_ours:
+            ratios.append(a / b if b else 0.0)
+            print(f"  ratio (a)/(b): {ratios[-1]:.0%}   (target >= 90%)  load average {os.getloadavg()[0]:.1f}")
         print("  CPU ms/page by process kind:          (b)      (a)")
         for kind in sorted(set(kinds_a) | set(kinds_b)):
             per_b = kinds_b.get(kind, 0.0) / max(len(hits_b), 1) * 1000
             per_a = kinds_a.get(kind, 0.0) / max(len(hits_a), 1) * 1000
             print(f"    {kind:34s} {per_b:6.1f}   {per_a:6.1f}")
-        print(f"  peak memory of (a)'s process tree per {WINDOW} pages (Python + driver + Chromium):")
+        kinds = sorted({k for peak in peaks.values() for k in peak} - {"RSS", "PSS"})
+        print(f"  peak memory (MiB) of (a)'s process tree per {WINDOW} pages; PSS by kind of process:")
+        print("    pages           RSS    PSS  " + "  ".join(f"{k.split(' (')[0][:16]:>16s}" for k in kinds))
         for window in sorted(peaks):
             lo, hi = window * WINDOW, min((window + 1) * WINDOW, len(hits_a))
             if lo < hi:
-                print(f"    pages {lo:5d}-{hi:5d}:  RSS {peaks[window][0] / 2**20:6.0f} MiB   "
-                      f"PSS {peaks[window][1] / 2**20:6.0f} MiB", flush=True)
-    if opts.rounds > 1:
+                peak = peaks[window]
+                print(f"    {lo:5d}-{hi:5d}  {peak['RSS'] / 2**20:6.0f} {peak['PSS'] / 2**20:6.0f}  "
+                      + "  ".join(f"{peak.get(k, 0) / 2**20:16.0f}" for k in kinds), flush=True)
+    if len(ratios) > 1:
         print(f"median ratio (a)/(b) over {opts.rounds} rounds: {statistics.median(ratios):.0%}")
     if not opts.keep:
         shutil.rmtree(work, ignore_errors=True)
