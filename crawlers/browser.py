@@ -71,7 +71,7 @@ def spider_settings() -> dict:
 
 class ChromiumDownloadHandler(ScrapyPlaywrightDownloadHandler):
     """scrapy-playwright's download handler, one instance for both http and https, rendering
-    in recycled contexts.
+    in the reused tabs and recycled contexts of a :class:`ContextPool`.
 
     Scrapy builds one handler per scheme, and each scrapy-playwright handler starts its own
     Playwright driver (a Node.js process of 100+ MB) and, on a site mixing schemes, its own
