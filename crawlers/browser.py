@@ -121,6 +121,7 @@ class ChromiumDownloadHandler(ScrapyPlaywrightDownloadHandler):
 
     async def _create_browser_context(self, name, context_kwargs, spider=None):
         wrapper = await super()._create_browser_context(name, context_kwargs, spider)
+        self.pool.contexts[name] = wrapper.context
         wrapper.context.on("page", self._close_popup)
         return wrapper
 
@@ -261,7 +262,7 @@ class ContextPool:
 
     A tab that rendered a page successfully is kept and navigated to the next page of its
     context, up to ``tab_uses`` renders: a new tab costs Chromium a new renderer process
-    and cold caches, about half the CPU of rendering a small page (bench/browser.py). A tab
+    and cold caches, about 40 % of the CPU of rendering a small page (bench/browser.py). A tab
     is not reused for a page of the document it shows (``/#/item/1`` → ``/#/item/2``), which
     would be a same-document navigation that keeps the old DOM around until the app has
     re-rendered; such a page gets a new tab.
@@ -275,7 +276,7 @@ class ContextPool:
         self.tab_uses = tab_uses
         self.pending: Counter[str] = Counter()
         self.retired: set[str] = set()
-        self.contexts: dict[str, object] = {}
+        self.contexts: dict[str, object] = {}  # filled by whoever creates the contexts
         self.idle: dict[str, list] = {}
         self.uses: dict[object, int] = {}
 
@@ -314,7 +315,6 @@ class ContextPool:
         when ``reusable``, else close it; close the context if it is retired and has nothing
         left to render. True when this closed the context."""
         if page is not None:
-            self.contexts.setdefault(name, page.context)
             uses = self.uses.get(page, 0) + 1
             if reusable and name not in self.retired and uses < self.tab_uses and not page.is_closed():
                 self.uses[page] = uses

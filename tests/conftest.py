@@ -5,6 +5,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,45 @@ def run_crawl(cli_bin, sources_dir, data, *names, store=None, env=None, timeout=
     store = store or f"sqlite:///{data}/rw.db"
     return subprocess.run([cli_bin, "--store", store, "crawl", *names, "--sources", str(sources_dir),
                            "--json", "--quiet"], capture_output=True, text=True, env=environ, timeout=timeout)
+
+
+def local_server(answer, ssl_context=None) -> ThreadingHTTPServer:
+    """A small HTTP server of a test on a free port of 127.0.0.1, serving from a daemon thread.
+
+    ``answer(handler)`` is called for every GET and POST and returns ``(status, content type,
+    body bytes)``, or None when it sent nothing (the client then sees the connection close).
+    ``server.url`` is the base URL (https with ``ssl_context``); stop with ``server.shutdown()``.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            reply = answer(self)
+            if reply is None:
+                self.close_connection = True
+                return
+            status, content_type, body = reply
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request, client_address):
+            pass  # a client closing its connection mid-answer is routine
+
+    server = Server(("127.0.0.1", 0), Handler)
+    if ssl_context is not None:
+        server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
+    server.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -5,15 +5,13 @@ a webhook that refuses and the outbox that delivers later."""
 import json
 import os
 import subprocess
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
 
-from conftest import run_crawl
+from conftest import local_server, run_crawl
 
 NOW = datetime.now(timezone.utc)
 
@@ -29,27 +27,15 @@ class Webhook:
     def __init__(self):
         self.posts: list[dict] = []
         self.refuse = False
-        hook = self
+        self.server = local_server(self._answer)
+        self.url = f"{self.server.url}/robot/send?access_token=t"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                answer = {"errcode": 310000, "errmsg": "keywords not in content"} if hook.refuse else {"errcode": 0}
-                if not hook.refuse:
-                    hook.posts.append(body)
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/robot/send?access_token=t"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _answer(self, handler):
+        body = json.loads(handler.rfile.read(int(handler.headers["Content-Length"])))
+        answer = {"errcode": 310000, "errmsg": "keywords not in content"} if self.refuse else {"errcode": 0}
+        if not self.refuse:
+            self.posts.append(body)
+        return 200, "application/json", json.dumps(answer).encode()
 
     def texts(self) -> list[str]:
         return [p["text"]["content"] for p in self.posts]

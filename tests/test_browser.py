@@ -14,7 +14,7 @@ import sqlite3
 import pytest
 import scrapy
 
-from conftest import TRUTH, rewrite_ports, run_crawl, write_sources
+from conftest import TRUTH, local_server, rewrite_ports, run_crawl, write_sources
 from crawlers.canonical import canonical_route_url, canonical_url
 from crawlers.fingerprint import RouteFingerprinter
 from demo.content_files import load
@@ -221,55 +221,38 @@ setInterval(function () { fetch('/beacon'); }, 50);</script></body></html>"""
 
 @pytest.fixture(scope="module")
 def tab_site():
-    import threading
     import time
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self):  # noqa: N802
-            if self.path == "/never.png":
-                time.sleep(60)  # longer than the source's browser timeout
-                return
-            if self.path == "/beacon":
-                beacons.append(time.monotonic())
-            n = int(self.path[3:]) if self.path.startswith("/t/") and self.path[3:].isdigit() else -1
-            if self.path in ("/popup", "/beacon"):
-                body, status = (POPUP.encode() if self.path == "/popup" else b"ok"), 200
-            elif not 0 <= n < TAB_PAGES:
-                body, status = b"not found", 404
-            else:
-                data = {"title": f"第{n}页", "text": f"第{n}页的正文，编号{n}号。",
-                        "links": [k for k in (2 * n + 1, 2 * n + 2) if k < TAB_PAGES]}
-                body, status = TAB_PAGE.format(data=json.dumps(data, ensure_ascii=False),
-                                               img='<img src="/never.png">' if n == 7 else
-                                               "<script>window.open('/popup')</script>" if n == 3 else "").encode(), 200
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-
-        def handle_error(self, request, client_address):
-            pass  # Chromium closing the connection of the image it no longer wants
 
     beacons: list[float] = []
-    server = Server(("127.0.0.1", 0), Handler)
+
+    def answer(handler):
+        path = handler.path
+        if path == "/never.png":
+            time.sleep(60)  # longer than the source's browser timeout
+            return None
+        if path == "/beacon":
+            beacons.append(time.monotonic())
+            return 200, "text/plain", b"ok"
+        if path == "/popup":
+            return 200, "text/html; charset=utf-8", POPUP.encode()
+        n = int(path[3:]) if path.startswith("/t/") and path[3:].isdigit() else -1
+        if not 0 <= n < TAB_PAGES:
+            return 404, "text/plain", b"not found"
+        data = {"title": f"第{n}页", "text": f"第{n}页的正文，编号{n}号。",
+                "links": [k for k in (2 * n + 1, 2 * n + 2) if k < TAB_PAGES]}
+        extra = ('<img src="/never.png">' if n == 7 else
+                 "<script>window.open('/popup')</script>" if n == 3 else "")
+        return 200, "text/html; charset=utf-8", TAB_PAGE.format(
+            data=json.dumps(data, ensure_ascii=False), img=extra).encode()
+
+    server = local_server(answer)
     server.beacons = beacons
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()
 
 
 def test_reused_tabs_render_each_page_of_its_own(tab_site, cli_bin, tmp_path):
-    base = f"http://127.0.0.1:{tab_site.server_address[1]}"
+    base = tab_site.url
     sources = tmp_path / "sources"
     sources.mkdir()
     (sources / "tabs.yaml").write_text(f"""\

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, rewrite_ports, run_crawl
+from conftest import ROOT, local_server, rewrite_ports, run_crawl
 from evidence import custody
 from evidence.capture import Renderer, capture, find_icp
 from evidence.verify import canonical_manifest, check
@@ -554,33 +554,22 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path, bytes]:
 def test_https_capture_records_the_servers_certificate(cli_bin, tmp_path):
     import hashlib
     import ssl
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     cert_file, key_file, der = _self_signed(tmp_path)
     page = ("<html><head><title>助孕服务</title></head><body><h1>专业代孕包成功</h1>"
             "<div class='content'>正规代孕机构，代孕妈妈包生男孩，试管婴儿一条龙，加微信 dy_test_8899 详谈。</div>"
             "<p>ICP备案号：京ICP备12345678号</p></body></html>").encode("utf-8")
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            body = page if self.path == "/post/1.html" else b"User-agent: *\n"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8" if body is page else "text/plain")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(handler):
+        if handler.path == "/post/1.html":
+            return 200, "text/html; charset=utf-8", page
+        return 200, "text/plain", b"User-agent: *\n"
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = local_server(answer, context)
     try:
-        base = f"https://127.0.0.1:{server.server_address[1]}"
+        base = server.url
         sources = tmp_path / "sources"
         sources.mkdir()
         (sources / "tls-site.yaml").write_text(

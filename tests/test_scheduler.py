@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from conftest import local_server
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 SLOW_POST = "/post/27.html"  # the classifieds page that answers after 4.5 s
@@ -197,32 +198,18 @@ class GatedPage:
 
     def __init__(self):
         import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.open = threading.Event()
         self.hits = 0
-        page = self
+        self.server = local_server(self._answer)
+        self.url = f"{self.server.url}{self.PATH}"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                if self.path != page.PATH:
-                    self.send_error(404)
-                    return
-                page.hits += 1
-                page.open.wait(90)
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(page.BODY)))
-                self.end_headers()
-                self.wfile.write(page.BODY)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.PATH}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _answer(self, handler):
+        if handler.path != self.PATH:
+            return 404, "text/plain", b"not found"
+        self.hits += 1
+        self.open.wait(90)
+        return 200, "text/html; charset=utf-8", self.BODY
 
     def close(self):
         self.open.set()
